@@ -119,7 +119,7 @@ bool proto_measurement_is_still(const struct proto_measurement *m, size_t i)
 {
 	if (!m || i >= PROTO_BATCH_MAX_SAMPLES)
 		return false;
-	return (m->still[i / 8u] >> (i % 8u)) & 1u;
+	return ((unsigned)m->still[i / 8u] >> (i % 8u)) & 1u;
 }
 
 void proto_measurement_set_still(struct proto_measurement *m, size_t i, bool still)

@@ -9,10 +9,14 @@ uint16_t proto_crc16(uint16_t crc, const uint8_t *data, size_t len)
 	if (!data)
 		return crc;
 	for (i = 0; i < len; i++) {
-		crc = (uint16_t)(crc ^ (uint16_t)(data[i] << 8));
-		for (bit = 0; bit < 8; bit++)
-			crc = (crc & 0x8000u) ? (uint16_t)(((unsigned)crc << 1) ^ 0x1021u) :
-						(uint16_t)(crc << 1);
+		uint32_t c = (uint32_t)crc ^ ((uint32_t)data[i] << 8);
+
+		for (bit = 0; bit < 8; bit++) {
+			c <<= 1;
+			if (c & 0x10000u)
+				c ^= 0x1021u;
+		}
+		crc = (uint16_t)(c & 0xFFFFu);
 	}
 	return crc;
 }
