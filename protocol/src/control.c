@@ -203,7 +203,8 @@ int proto_request_decode(const uint8_t *buf, size_t len,
 	err = wire_finish(&rd);
 	if (err)
 		return err;
-	return request_check(r) ? -EBADMSG : 0;
+	/* -ERANGE, not -EBADMSG: the device answers BAD_PARAM, not BAD_LENGTH. */
+	return request_check(r) ? -ERANGE : 0;
 }
 
 static int response_check(const struct proto_control_response *r)

@@ -191,7 +191,7 @@ enum proto_error_code {
 
 struct proto_event {
 	uint8_t kind;   /* enum proto_event_kind */
-	uint16_t seq;   /* event counter, +1 per event sent; wraps */
+	uint16_t seq;   /* +1 per event generated (a dropped event leaves a gap); wraps */
 	uint32_t sample; /* sample index at which the event happened */
 	union {
 		struct {
@@ -435,7 +435,9 @@ struct proto_control_response {
 
 /* Encoders return 0, -EINVAL, -ERANGE (unknown opcode/status, parameters out
  * of range), -ENOBUFS. Decoders return 0, -EINVAL, -EBADMSG (wrong length
- * for the opcode, parameters out of range), -EPROTONOSUPPORT, -ENOMSG (not a
+ * for the opcode; for responses also results out of range), -ERANGE
+ * (requests only: a parameter out of range, so that the device can answer
+ * BAD_PARAM rather than BAD_LENGTH), -EPROTONOSUPPORT, -ENOMSG (not a
  * control frame), -EOPNOTSUPP (unknown opcode; r->opcode and r->token are
  * still filled in so that the device can answer UNKNOWN_OPCODE). */
 int proto_request_encode(const struct proto_control_request *r, uint8_t *out,
