@@ -1,0 +1,7 @@
+/* libFuzzer target: proto_measurement_decode (type byte pinned to MEASUREMENT), see fuzz_oracle.h. */
+#include "fuzz_oracle.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return fuzz_typed_target(PROTO_TYPE_MEASUREMENT, data, size);
+}
