@@ -38,6 +38,9 @@ struct transport_events {
 	 * detail is a short human sentence with a hint, or NULL. */
 	void (*state)(void *userdata, enum transport_state st, int err,
 		      const char *detail);
+	/* A recorded user input (enum coach_input) at its place in the frame
+	 * stream. Only the replay transport calls it; may be NULL otherwise. */
+	void (*input)(void *userdata, uint8_t input, uint64_t mono_us);
 };
 
 struct transport_options {

@@ -1,0 +1,74 @@
+/*
+ * roller: the laptop side of the Roller foam roller. One subcommand per
+ * file (cmd_*.c); this file only dispatches.
+ */
+#define _GNU_SOURCE
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+
+struct command {
+	const char *name;
+	const char *args;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "coach", "[<addr>|--sim] [--region R] [--plain|--json] ...",
+	  "coach static holds live (with --sim: against the simulated roller)", cmd_coach },
+	{ "replay", "<session.rlog> [--speed N|--max] [--summary] [--plain|--json]",
+	  "replay a session log through the same coach and screen", cmd_replay },
+	{ "sessions", "", "list the recorded session logs", cmd_sessions },
+	{ "log", "dump <file>", "decode a session log, one line per record", cmd_log },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: roller <command> [options]\n\n"
+		   "Coaches sustained static compression of muscle knots on a pressure-sensing\n"
+		   "foam roller, live, and replays every session.\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-9s %s\n            %s\n", commands[i].name, commands[i].args,
+			commands[i].summary);
+	fprintf(f, "\nEach command takes --help. Try it without hardware: roller coach --sim\n"
+		   "Files: $XDG_CONFIG_HOME/roller/config.ini, $XDG_DATA_HOME/roller/sessions/\n"
+		   "Exit status: 0 ok, 1 runtime failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *name;
+
+	/* Characters for the screen; numbers stay in the C locale so that
+	 * output and config parsing do not depend on the user's locale. */
+	setlocale(LC_CTYPE, "");
+	if (argc < 2)
+		return usage(stderr), APP_EXIT_USAGE;
+	name = argv[1];
+	if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+		if (strcmp(name, "help") == 0 && argc > 2) {
+			char *help_argv[] = { argv[2], "--help", NULL };
+
+			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+				if (strcmp(commands[i].name, argv[2]) == 0)
+					return commands[i].run(2, help_argv);
+			return app_usage_error(NULL, "unknown command '%s'", argv[2]);
+		}
+		usage(stdout);
+		return APP_EXIT_OK;
+	}
+	if (strcmp(name, "--version") == 0) {
+		printf("roller 0.1.0 (protocol %u.%u)\n", PROTO_VERSION, PROTO_VERSION_MINOR);
+		return APP_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	if (name[0] == '-')
+		return app_usage_error(NULL, "unknown option '%s'", name);
+	return app_usage_error(NULL, "unknown command '%s' (commands: coach, replay, sessions, log)",
+			       name);
+}
