@@ -55,6 +55,36 @@ extern "C" {
 #define PROTO_FORCE_MAX_DN (INT16_MAX - 1)
 #define PROTO_FORCE_MIN_DN (INT16_MIN + 1)
 
+/* ---- GATT identifiers ----------------------------------------------------- */
+
+/*
+ * The Roller service and its characteristics share one 128-bit base; the
+ * first 32-bit field is PROTO_UUID_W0 + enum proto_gatt_id. The five fields
+ * below are in the order of the textual form (and of Zephyr's
+ * BT_UUID_128_ENCODE), the strings are what BlueZ shows.
+ */
+#define PROTO_UUID_W0 0x7e3a1000u
+#define PROTO_UUID_W1 0x5c2bu
+#define PROTO_UUID_W2 0x4d8eu
+#define PROTO_UUID_W3 0x9f41u
+#define PROTO_UUID_W4 0x3b6c2a1d0e01ull
+
+enum proto_gatt_id {
+	PROTO_GATT_SERVICE = 0,
+	PROTO_GATT_MEASUREMENT = 1, /* notify */
+	PROTO_GATT_EVENT = 2,       /* indicate */
+	PROTO_GATT_CONTROL = 3,     /* write (encrypted, bonded) + indicate */
+	PROTO_GATT_LOG = 4,         /* notify (encrypted) */
+	PROTO_GATT_INFO = 5         /* read */
+};
+
+#define PROTO_UUID_SERVICE "7e3a1000-5c2b-4d8e-9f41-3b6c2a1d0e01"
+#define PROTO_UUID_MEASUREMENT "7e3a1001-5c2b-4d8e-9f41-3b6c2a1d0e01"
+#define PROTO_UUID_EVENT "7e3a1002-5c2b-4d8e-9f41-3b6c2a1d0e01"
+#define PROTO_UUID_CONTROL "7e3a1003-5c2b-4d8e-9f41-3b6c2a1d0e01"
+#define PROTO_UUID_LOG "7e3a1004-5c2b-4d8e-9f41-3b6c2a1d0e01"
+#define PROTO_UUID_INFO "7e3a1005-5c2b-4d8e-9f41-3b6c2a1d0e01"
+
 /* ---- Frame types ---------------------------------------------------------- */
 
 enum proto_type {
@@ -400,6 +430,8 @@ struct proto_control_request {
 	} u;
 };
 #define PROTO_RESEND_MAX 4096u
+/* Largest CONTROL_REQUEST frame (SET_HOLD): what a Control Point must accept. */
+#define PROTO_REQUEST_MAX (PROTO_HEADER_SIZE + 2u + 10u)
 
 struct proto_control_response {
 	uint8_t opcode;
