@@ -138,8 +138,8 @@ void calibration_on_sample(struct core *c, const int32_t *counts, size_t n,
 	uint8_t op = c->cal.op;
 	size_t i;
 
-	if (!op)
-		return;
+	if (!op || c->cal.n >= c->cfg.tare_samples)
+		return; /* idle, or averaged and waiting for calibration_poll() */
 	if (!counts || !still || force == PROTO_FORCE_INVALID ||
 	    force == PROTO_FORCE_SATURATED || (op == PROTO_OP_TARE && loaded(c))) {
 		c->cal.op = 0;
@@ -148,6 +148,12 @@ void calibration_on_sample(struct core *c, const int32_t *counts, size_t n,
 	}
 	for (i = 0; i < n; i++)
 		c->cal.acc[i] += counts[i];
-	if (++c->cal.n >= c->cfg.tare_samples)
+	c->cal.n++;
+}
+
+void calibration_poll(struct core *c)
+{
+	/* Here rather than per sample: finishing writes the settings to flash. */
+	if (c->cal.op && c->cal.n >= c->cfg.tare_samples)
 		finish(c);
 }

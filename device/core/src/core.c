@@ -298,6 +298,7 @@ uint32_t core_poll(struct core *c, uint32_t now_ms)
 		if (idle >= limit)
 			(void)core_session_stop(c);
 	}
+	calibration_poll(c);
 	(void)flashlog_flush(c);
 	wait = power_poll_battery(c, now_ms);
 	wait = min_u32(wait, stream_poll(c, now_ms));

@@ -68,6 +68,8 @@ int calibration_start(struct core *c, uint8_t opcode, uint8_t token, uint16_t lo
  * (sensor fault), which aborts it. */
 void calibration_on_sample(struct core *c, const int32_t *counts, size_t n,
 			   bool still, int16_t force);
+/* Completes an averaged TARE / CALIBRATE: applies, persists, answers. */
+void calibration_poll(struct core *c);
 /* Drops a running TARE / CALIBRATE without answering (link lost, sleep). */
 void calibration_abort(struct core *c);
 

@@ -413,7 +413,8 @@ static bool is_session_start(const uint8_t *frame, uint8_t len)
 	return len > 3 && frame[1] == PROTO_TYPE_SESSION && frame[3] == PROTO_SESSION_START;
 }
 
-static uint16_t count_sessions(struct core *c, uint32_t only_page, bool one_page)
+/* Session starts at or above the floor, in the whole log. */
+static uint16_t count_sessions(struct core *c)
 {
 	struct iter it;
 	uint16_t n = 0;
@@ -421,12 +422,30 @@ static uint16_t count_sessions(struct core *c, uint32_t only_page, bool one_page
 	if (iter_seek(c, &it, c->log.floor) != 0)
 		return 0;
 	do {
-		if (one_page && it.page != only_page)
-			continue;
 		if (is_session_start(c->log.scratch + CORE_RECORD_HEADER, it.len) && n < UINT16_MAX)
 			n++;
 	} while (iter_next(c, &it) == 0);
 	return n;
+}
+
+/* Session starts at or above the floor in one page. */
+static uint16_t page_sessions(struct core *c, uint32_t page)
+{
+	uint32_t pos = data_start(c), rec;
+	uint16_t n = 0;
+	uint8_t len;
+
+	for (;;) {
+		if (record_at(c, page, pos, &rec, &len) == 0) {
+			if (rec >= c->log.floor &&
+			    is_session_start(c->log.scratch + CORE_RECORD_HEADER, len) && n < UINT16_MAX)
+				n++;
+			pos += record_size(c, len);
+			continue;
+		}
+		if (!skip_filler(c, page, &pos))
+			return n;
+	}
 }
 
 static void refresh_first(struct core *c)
@@ -447,7 +466,7 @@ static int open_page(struct core *c)
 	uint32_t hdr = data_start(c);
 
 	if (valid_bit(c, target)) {
-		uint16_t gone = count_sessions(c, target, true);
+		uint16_t gone = page_sessions(c, target);
 
 		c->counters.sessions_recycled += gone;
 		c->log.sessions = (uint16_t)(c->log.sessions > gone ? c->log.sessions - gone : 0);
@@ -803,7 +822,7 @@ done:
 	if (s.open)
 		close_open_session(c, &s);
 	refresh_first(c);
-	c->log.sessions = count_sessions(c, 0, false);
+	c->log.sessions = count_sessions(c);
 }
 
 void flashlog_init(struct core *c)
@@ -1027,6 +1046,6 @@ int flashlog_erase(struct core *c, uint32_t end_record)
 	if (any_valid(c))
 		find_ends(c);
 	refresh_first(c);
-	c->log.sessions = count_sessions(c, 0, false);
+	c->log.sessions = count_sessions(c);
 	return 0;
 }

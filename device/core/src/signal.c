@@ -12,6 +12,8 @@ void signal_reset(struct core *c)
 	c->sig.iir_primed = false;
 	c->sig.var_n = 0;
 	c->sig.var_pos = 0;
+	c->sig.var_sum = 0;
+	c->sig.var_sq = 0;
 }
 
 bool signal_still(const struct core *c)
@@ -86,25 +88,34 @@ static int16_t cells(struct core *c, const int32_t *counts, size_t n)
 
 static bool still_from_variance(struct core *c, int16_t force)
 {
-	int64_t sum = 0, sq = 0, var;
-	size_t i;
+	struct core_signal_state *g = &c->sig;
+	int64_t var;
 
 	if (force == PROTO_FORCE_INVALID || force == PROTO_FORCE_SATURATED) {
-		c->sig.var_n = 0;
+		g->var_n = 0;
+		g->var_pos = 0;
+		g->var_sum = 0;
+		g->var_sq = 0;
 		return false;
 	}
-	c->sig.var_win[c->sig.var_pos] = force;
-	c->sig.var_pos = (uint8_t)((c->sig.var_pos + 1u) % VAR_WINDOW);
-	if (c->sig.var_n < VAR_WINDOW)
-		c->sig.var_n++;
-	if (c->sig.var_n < VAR_WINDOW)
-		return false;
-	for (i = 0; i < VAR_WINDOW; i++) {
-		sum += c->sig.var_win[i];
-		sq += (int64_t)c->sig.var_win[i] * c->sig.var_win[i];
+	/* Running sums over the window: O(1) per sample. */
+	if (g->var_n == VAR_WINDOW) {
+		int16_t old = g->var_win[g->var_pos];
+
+		g->var_sum -= old;
+		g->var_sq -= (int64_t)old * old;
+	} else {
+		g->var_n++;
 	}
+	g->var_win[g->var_pos] = force;
+	g->var_pos = (uint8_t)((g->var_pos + 1u) % VAR_WINDOW);
+	g->var_sum += force;
+	g->var_sq += (int64_t)force * force;
+	if (g->var_n < VAR_WINDOW)
+		return false;
 	/* n^2 * variance = n * sum(x^2) - sum(x)^2 */
-	var = ((int64_t)VAR_WINDOW * sq - sum * sum) / ((int64_t)VAR_WINDOW * VAR_WINDOW);
+	var = ((int64_t)VAR_WINDOW * g->var_sq - (int64_t)g->var_sum * g->var_sum) /
+	      ((int64_t)VAR_WINDOW * VAR_WINDOW);
 	return var < (int64_t)c->cfg.still_var_dn2;
 }
 

@@ -74,6 +74,8 @@ struct core_signal_state {
 	/* Stillness. */
 	int16_t var_win[16];
 	uint8_t var_pos, var_n;
+	int32_t var_sum;
+	int64_t var_sq;
 	uint8_t still_run;
 	bool still;
 };
