@@ -1,0 +1,196 @@
+# shellcheck shell=bash disable=SC2317  # functions called indirectly (wait_until, trap)
+# tests/e2e/guest/runner.sh: the e2e guest's test runner, started by /init as
+# `chroot /host /bin/bash /run/e2e/xfer/guest/runner.sh` (tests/e2e/run copies
+# it onto the xfer share with lib.sh, main.conf, the scenario files and `env`).
+#
+# Starts dbus-daemon, btmon -T, btvirt (two LE-only controllers), bluetoothd
+# (LE mode); waits until bluetoothd has powered both adapters; runs every
+# registered scenario in its own subshell and process group with a time limit;
+# writes xfer/result.txt:
+#   E2E-KERNEL: <uname -r>
+#   E2E-BOOT: <s> s uptime at runner start, adapters up at <s> s
+#   E2E-SCENARIO: <name> PASS|FAIL|SKIP <seconds> s [reason]
+#   E2E-METRIC: <name> <key> <value>
+#   E2E-RESULT: <n> passed, <n> failed, <n> skipped
+# and exits; /init then powers the guest off.
+set -u
+
+E2E_RUN=/run/e2e
+E2E_XFER=$E2E_RUN/xfer
+E2E_LOGS=$E2E_XFER/logs
+E2E_RESULT=$E2E_XFER/result.txt
+E2E_CENTRAL=hci0
+E2E_PERIPHERAL=hci1
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8 TERM=dumb XDG_RUNTIME_DIR=/run/user/0
+unset LC_ALL
+
+echo "e2e-runner: start"
+read -r E2E_BOOT_UPTIME _ </proc/uptime
+
+# shellcheck source=/dev/null
+source "$E2E_XFER/env"
+# shellcheck source=tests/e2e/guest/lib.sh
+source "$E2E_XFER/guest/lib.sh"
+export ROLLER_BIN ROLLER_PERIPH_BIN
+
+mkdir -p "$E2E_LOGS" /run/dbus "$XDG_RUNTIME_DIR"
+chmod 0700 "$XDG_RUNTIME_DIR"
+mkfifo "$E2E_RUN/sleep.fifo"
+# shellcheck disable=SC2034  # used by lib.sh
+exec {E2E_SLEEP_FD}<>"$E2E_RUN/sleep.fifo"
+
+: >"$E2E_RESULT"
+result() {
+	printf '%s\n' "$*" >>"$E2E_RESULT"
+	printf 'e2e-runner: %s\n' "$*"
+}
+
+result "E2E-KERNEL: $(uname -r)"
+
+# --- daemons ---------------------------------------------------------------------
+
+E2E_SCENARIO_DIR=$E2E_LOGS
+E2E_SCENARIO=
+dbus-daemon --system --fork --nopidfile || { result "E2E-RESULT: 0 passed, 1 failed, 0 skipped (dbus-daemon did not start)"; exit 1; }
+# btmon first, so it sees the controllers appear. -T: wall-clock timestamps.
+stdbuf -oL btmon -T >"$E2E_LOGS/btmon.txt" 2>&1 &
+btmon_pid=$!
+btvirt -L -l2 >"$E2E_LOGS/btvirt.log" 2>&1 &
+btvirt_pid=$!
+/usr/libexec/bluetooth/bluetoothd -n -d -f "$E2E_XFER/guest/main.conf" >"$E2E_LOGS/bluetoothd.log" 2>&1 &
+bluetoothd_pid=$!
+
+setup_failed() {
+	result "E2E-SCENARIO: setup FAIL 0.00 s $*"
+	result "E2E-RESULT: 0 passed, 1 failed, 0 skipped"
+	exit 1
+}
+
+adapters_up() { adapter_powered "$E2E_CENTRAL" && adapter_powered "$E2E_PERIPHERAL"; }
+# Generous: on a loaded 2-core host this took 10 s (it takes ~2 s when idle).
+wait_until 60 0.2 adapters_up || setup_failed "bluetoothd did not power hci0 and hci1 within 60 s"
+read -r up _ </proc/uptime
+adapter_prop "$E2E_CENTRAL" org.bluez.Adapter1 Address && E2E_CENTRAL_ADDR=$REPLY
+adapter_prop "$E2E_PERIPHERAL" org.bluez.Adapter1 Address && E2E_PERIPHERAL_ADDR=$REPLY
+export E2E_CENTRAL E2E_PERIPHERAL E2E_CENTRAL_ADDR E2E_PERIPHERAL_ADDR
+result "E2E-BOOT: ${E2E_BOOT_UPTIME} s uptime at runner start, adapters up at ${up} s"
+e2e_log "central $E2E_CENTRAL $E2E_CENTRAL_ADDR, peripheral $E2E_PERIPHERAL $E2E_PERIPHERAL_ADDR"
+
+# --- scenarios -------------------------------------------------------------------
+
+for file in "${E2E_SCENARIO_FILES[@]}"; do
+	# shellcheck source=/dev/null
+	source "$file"
+done
+
+selected() {
+	[[ -z $E2E_ONLY ]] && return 0
+	[[ ,$E2E_ONLY, == *,"$1",* ]]
+}
+
+passed=0 failed=0 skipped=0
+current=
+current_pid=
+watchdog() {
+	e2e_log "runner: SIGTERM (watchdog)${current:+ during $current}"
+	if [[ -n $current_pid ]]; then
+		kill -TERM -- "-$current_pid" 2>/dev/null
+		e2e_sleep 1
+		kill -KILL -- "-$current_pid" 2>/dev/null
+		echo "killed by the guest watchdog" >>"$E2E_LOGS/$current/FAILED"
+		result "E2E-SCENARIO: $current FAIL - s killed by the guest watchdog"
+		failed=$((failed + 1))
+	fi
+	result "E2E-RESULT: $passed passed, $failed failed, $skipped skipped (guest watchdog)"
+	exit 1
+}
+trap watchdog TERM
+
+# Job control: each scenario subshell gets its own process group, so everything
+# it started can be killed together.
+set -m
+for name in "${E2E_SCENARIOS[@]}"; do
+	selected "$name" || continue
+	declare -F "scenario_$name" >/dev/null || {
+		result "E2E-SCENARIO: $name FAIL 0.00 s no function scenario_$name"
+		failed=$((failed + 1))
+		continue
+	}
+	dir=$E2E_LOGS/$name
+	mkdir -p "$dir"
+	limit=${E2E_SCENARIO_TIMEOUT[$name]}
+	e2e_log "=== $name: ${E2E_SCENARIO_TITLE[$name]} (limit ${limit}s)"
+	current=$name
+	e2e_us
+	start_us=$REPLY
+	(
+		set +m
+		E2E_SCENARIO=$name
+		E2E_SCENARIO_DIR=$dir
+		E2E_SCENARIO_START_US=$start_us
+		trap _e2e_stop_all EXIT
+		"scenario_$name"
+	) &
+	current_pid=$!
+	# The time limit: a timer job that TERMs, then KILLs, the scenario's group.
+	(
+		exec sleep "$limit"
+	) &
+	timer_pid=$!
+	rc=0
+	while :; do
+		wait -n "$current_pid" "$timer_pid" 2>/dev/null
+		_e2e_dead "$current_pid" && break
+		if _e2e_dead "$timer_pid"; then
+			e2e_log "=== $name: time limit ${limit}s reached: killing it"
+			echo "time limit ${limit}s reached" >>"$dir/FAILED"
+			kill -TERM -- "-$current_pid" 2>/dev/null
+			wait_until 3 0.1 _e2e_dead "$current_pid" >/dev/null || kill -KILL -- "-$current_pid" 2>/dev/null
+			break
+		fi
+	done
+	# 2>/dev/null: no job-control "Terminated" notices on the console.
+	wait "$current_pid" 2>/dev/null || rc=$?
+	kill -KILL -- "-$timer_pid" 2>/dev/null
+	wait "$timer_pid" 2>/dev/null
+	# Anything the scenario left behind in its process group.
+	kill -KILL -- "-$current_pid" 2>/dev/null
+	current='' current_pid=''
+	e2e_us
+	e2e_fmt_us $((REPLY - start_us))
+	secs=$REPLY
+	if [[ -f $dir/metrics ]]; then
+		while read -r key value; do
+			result "E2E-METRIC: $name $key $value"
+		done <"$dir/metrics"
+	fi
+	if [[ -f $dir/FAILED ]] || ((rc != 0 && rc != 77)); then
+		[[ -f $dir/FAILED ]] || echo "exit status $rc" >"$dir/FAILED"
+		result "E2E-SCENARIO: $name FAIL $secs s $(head -n 1 "$dir/FAILED")"
+		failed=$((failed + 1))
+	elif ((rc == 77)); then
+		result "E2E-SCENARIO: $name SKIP $secs s $(cat "$dir/SKIPPED" 2>/dev/null)"
+		skipped=$((skipped + 1))
+	else
+		result "E2E-SCENARIO: $name PASS $secs s"
+		passed=$((passed + 1))
+	fi
+done
+set +m
+
+# Daemons crashing during the scenarios is a failure too.
+for daemon in bluetoothd btvirt btmon; do
+	pid_var=${daemon}_pid
+	if _e2e_dead "${!pid_var}"; then
+		result "E2E-SCENARIO: daemons FAIL 0.00 s $daemon exited during the scenarios (see logs/$daemon*)"
+		failed=$((failed + 1))
+	fi
+done
+
+read -r up _ </proc/uptime
+result "E2E-TIME: ${up} s uptime at the end"
+result "E2E-RESULT: $passed passed, $failed failed, $skipped skipped"
+kill "$bluetoothd_pid" "$btvirt_pid" "$btmon_pid" 2>/dev/null
+sync
+exit 0
