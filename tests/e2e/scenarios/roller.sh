@@ -90,7 +90,8 @@ scenario_roller_sync() {
 
 e2e_scenario roller_replay 90 "roller replay --summary of a session recorded by coach"
 scenario_roller_replay() {
-	e2e_require_bin ROLLER_BIN
+	# It replays what roller_coach_json recorded against roller-periph.
+	e2e_require_bin ROLLER_BIN ROLLER_PERIPH_BIN
 	# ASSUMES: sessions are files $XDG_DATA_HOME/roller/sessions/*.rlog (design.md)
 	# and `roller replay --summary FILE` accepts a path.
 	local sessions=${XDG_DATA_HOME:-$HOME/.local/share}/roller/sessions last=
