@@ -18,6 +18,12 @@ int cmd_coach(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_sessions(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_trends(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* Prints "roller <cmd>: <message>" and a hint to --help on stderr; returns
  * APP_EXIT_USAGE. */

@@ -10,18 +10,20 @@
 
 #include "app.h"
 #include "config.h"
+#include "history_cli.h"
 
 #define CMD "coach"
 #define DEFAULT_WEIGHT_DKG 750u
 
 static void help(void)
 {
-	printf("Usage: roller coach [<addr>|--sim] [options]\n\n"
+	printf("Usage: roller coach [<addr>|--usb|--sim] [options]\n\n"
 	       "Coaches static holds on a tender spot, live: get on the roller, press into the\n"
 	       "target band and keep still; the countdown runs while you do. Every frame is\n"
 	       "written to a session log for `roller replay`.\n\n"
 	       "Roller:\n"
 	       "  <addr>              a paired roller over Bluetooth (default: [roller] default)\n"
+	       "  --usb               the roller on a USB cable (udev rule: host/README.md)\n"
 	       "  --sim               the simulated roller: the real device logic and a\n"
 	       "                      simulated person who follows the coach\n"
 	       "  --speed N|max       sim: N x real time (default 1); max = as fast as possible\n"
@@ -49,6 +51,7 @@ static void help(void)
 
 enum {
 	OPT_SIM = 0x100,
+	OPT_USB,
 	OPT_REGION,
 	OPT_PLAIN,
 	OPT_JSON,
@@ -67,6 +70,7 @@ enum {
 static const struct option options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "sim", no_argument, NULL, OPT_SIM },
+	{ "usb", no_argument, NULL, OPT_USB },
 	{ "region", required_argument, NULL, OPT_REGION },
 	{ "plain", no_argument, NULL, OPT_PLAIN },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -85,7 +89,7 @@ static const struct option options[] = {
 
 int cmd_coach(int argc, char **argv)
 {
-	bool sim = false, plain = false, json = false, sound = false, bell = true, no_log = false;
+	bool sim = false, usb = false, plain = false, json = false, sound = false, bell = true, no_log = false;
 	const char *address = NULL, *config_file = NULL;
 	double speed = 1.0;
 	unsigned long seed = 1, reps = 0, hold_s = 0, rest_s = 0;
@@ -109,6 +113,9 @@ int cmd_coach(int argc, char **argv)
 			return APP_EXIT_OK;
 		case OPT_SIM:
 			sim = true;
+			break;
+		case OPT_USB:
+			usb = true;
 			break;
 		case OPT_REGION:
 			if (proto_region_parse(optarg, &region) < 0 || region == PROTO_REGION_NONE)
@@ -179,8 +186,10 @@ int cmd_coach(int argc, char **argv)
 		return app_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
 	if (plain && json)
 		return app_usage_error(CMD, "--plain and --json exclude each other");
-	if (sim && address)
-		return app_usage_error(CMD, "give either an address or --sim, not both");
+	if ((sim || usb) && address)
+		return app_usage_error(CMD, "give either an address, --usb or --sim, not both");
+	if (sim && usb)
+		return app_usage_error(CMD, "give either --usb or --sim, not both");
 
 	/* Configuration. */
 	if (config_file) {
@@ -226,6 +235,11 @@ int cmd_coach(int argc, char **argv)
 	if (sim) {
 		ops = transport_find("sim");
 		snprintf(sopt.header.roller_id, sizeof(sopt.header.roller_id), "sim:%lu", seed);
+	} else if (usb) {
+		ops = transport_find("usb");
+		if (!ops)
+			return app_error(CMD, "the USB transport is missing from this build");
+		snprintf(sopt.header.roller_id, sizeof(sopt.header.roller_id), "usb");
 	} else {
 		ops = transport_find("bluez");
 		if (!ops)
@@ -279,6 +293,7 @@ int cmd_coach(int argc, char **argv)
 
 		fprintf(f, "Session log: %s\nReplay it:   roller replay %s\n", result.log_path,
 			result.log_path);
+		app_history_after_coach(result.log_path, f);
 	}
 	if (result.err < 0)
 		return APP_EXIT_FAILURE; /* the reason was printed as it happened */

@@ -17,11 +17,21 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "coach", "[<addr>|--sim] [--region R] [--plain|--json] ...",
+	{ "coach", "[<addr>|--usb|--sim] [--region R] [--plain|--json] ...",
 	  "coach static holds live (with --sim: against the simulated roller)", cmd_coach },
 	{ "replay", "<session.rlog> [--speed N|--max] [--summary] [--plain|--json]",
 	  "replay a session log through the same coach and screen", cmd_replay },
-	{ "sessions", "", "list the recorded session logs", cmd_sessions },
+	{ "sessions", "[--region R] [--since YYYY-MM-DD] [--json] [--reindex] [--trends]",
+	  "the history: recorded sessions, with ids", cmd_sessions },
+	{ "show", "<id|file>", "one session in detail: plan, holds, summary", cmd_show },
+	{ "rm", "<id> [--yes]", "delete a session (its log and its history row)", cmd_rm },
+	{ "trends", "[--region R] [--since YYYY-MM-DD] [--json]",
+	  "sessions per region and week; when to see a doctor", cmd_trends },
+	{ "export", "<id|file> --csv|--json [-o FILE]", "a session's samples, holds and events",
+	  cmd_export },
+	{ "plot", "<id|file> -o FILE.png|.svg", "a session as a picture", cmd_plot },
+	{ "sync", "[<addr>|--usb] [--erase] [--json]",
+	  "download the sessions the roller recorded on its own", cmd_sync },
 	{ "log", "dump <file>", "decode a session log, one line per record", cmd_log },
 };
 

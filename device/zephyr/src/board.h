@@ -4,7 +4,8 @@
  * The glue (main.c, worker.c, ble.c) never names a sensor or a driver: it
  * asks for the ops of each source through the functions below. Each one is
  * implemented by the source file that Kconfig selects for the board
- * (CMakeLists.txt): hx711.c, imu.c, battery.c, storage.c on the nRF DKs.
+ * (CMakeLists.txt): hx711.c, imu.c, battery.c, storage.c on the nRF DKs;
+ * force_sim.c (force and motion), battery_fixed.c, storage.c on native_sim.
  * A source that the board does not have falls back to a weak default in
  * worker.c (no IMU, no battery measurement, no storage), so a new board
  * adds source files and Kconfig defaults, not #ifdefs.

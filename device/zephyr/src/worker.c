@@ -27,6 +27,7 @@
 #include "adv.h"
 #include "ble.h"
 #include "board.h"
+#include "usb_bulk.h"
 #include "worker.h"
 
 LOG_MODULE_REGISTER(worker, CONFIG_ROLLER_LOG_LEVEL);
@@ -61,6 +62,17 @@ __weak int board_storage_init(const struct port_storage_ops **ops)
 	return 0;
 }
 
+/* No USB on this board (CONFIG_ROLLER_USB off): usb_bulk.c is not built. */
+__weak int usb_bulk_init(void)
+{
+	return -ENOTSUP;
+}
+
+__weak const struct port_link_ops *usb_bulk_link_ops(void)
+{
+	return NULL;
+}
+
 /* ---- State ---------------------------------------------------------------------- */
 
 static struct core worker_core;
@@ -82,6 +94,10 @@ static uint8_t worker_info[32];
 static size_t worker_info_len;
 
 static int worker_battery_shown = -1; /* level last put in the Battery service */
+
+/* The core has one link: USB while a host has it open, else BLE. Only the
+ * roller thread reads or writes this. */
+static bool worker_usb_open;
 
 #define WORKER_PERIOD_AWAKE K_USEC(USEC_PER_SEC / CONFIG_ROLLER_SAMPLE_RATE_HZ)
 #define WORKER_PERIOD_ASLEEP K_USEC(USEC_PER_SEC / CONFIG_ROLLER_SLEEP_SAMPLE_RATE_HZ)
@@ -132,7 +148,7 @@ static int worker_wake(void *ctx)
 	k_timer_start(&worker_sample_timer, WORKER_PERIOD_AWAKE, WORKER_PERIOD_AWAKE);
 	/* Advertising that fails now (the last connection object not yet
 	 * free) starts on WORKER_LINK_FREE. */
-	if (!ble_connected()) {
+	if (!ble_connected() && !worker_usb_open) {
 		(void)adv_start();
 	}
 	LOG_INF("awake");
@@ -147,6 +163,55 @@ static const struct port_power_ops worker_power = {
 	.sleep = worker_sleep,
 	.wake = worker_wake,
 };
+
+/* ---- Link port: BLE or USB ------------------------------------------------------- */
+
+static int worker_link_notify(void *ctx, enum core_char char_id, const uint8_t *buf, size_t len)
+{
+	const struct port_link_ops *link = worker_usb_open ? usb_bulk_link_ops() : ble_link_ops();
+
+	ARG_UNUSED(ctx);
+	return link->notify(link->ctx, char_id, buf, len);
+}
+
+static const struct port_link_ops worker_link = {
+	.ctx = NULL,
+	.notify = worker_link_notify,
+};
+
+/* A USB link is a connected, encrypted, bonded link at MTU 247 whose first
+ * frame is INFO (protocol/README.md section 11.2). */
+static void worker_usb_opened(void)
+{
+	const struct port_link_ops *usb = usb_bulk_link_ops();
+	uint8_t info[32];
+	size_t len;
+
+	if (worker_usb_open) {
+		core_on_disconnect(&worker_core);
+	}
+	worker_usb_open = true;
+	(void)adv_stop();
+	core_on_connect(&worker_core, false);
+	core_on_security_changed(&worker_core, true, true);
+	core_on_mtu(&worker_core, PROTO_USB_MTU);
+	if (core_read_info(&worker_core, info, sizeof(info), &len) == 0 &&
+	    usb->notify(usb->ctx, CORE_CHAR_INFO, info, len) != 0) {
+		LOG_WRN("INFO not queued on USB");
+	}
+}
+
+static void worker_usb_closed(void)
+{
+	if (!worker_usb_open) {
+		return;
+	}
+	worker_usb_open = false;
+	core_on_disconnect(&worker_core);
+	if (!core_sleeping(&worker_core) && !ble_connected()) {
+		(void)adv_start();
+	}
+}
 
 /* ---- The roller thread ---------------------------------------------------------- */
 
@@ -211,6 +276,16 @@ static void worker_sample(struct k_work *work)
 
 static void worker_handle(const struct worker_event *ev)
 {
+	/* While USB has the core, BLE link events are not the core's (OPEN is
+	 * refused while a central is connected; this covers the races). */
+	const bool ble_event = ev->kind == WORKER_CONNECTED || ev->kind == WORKER_DISCONNECTED ||
+			       ev->kind == WORKER_SECURITY || ev->kind == WORKER_MTU ||
+			       ev->kind == WORKER_CONTROL;
+
+	if (worker_usb_open && ble_event) {
+		LOG_WRN("Bluetooth event %u ignored: the USB link is open", ev->kind);
+		return;
+	}
 	switch (ev->kind) {
 	case WORKER_CONNECTED:
 		core_on_connect(&worker_core, ev->bonded);
@@ -229,9 +304,20 @@ static void worker_handle(const struct worker_event *ev)
 		break;
 	case WORKER_LINK_FREE:
 		/* The connection object is free again: advertise, unless the
-		 * core sleeps (it advertises again on wake). */
-		if (!core_sleeping(&worker_core) && !ble_connected()) {
+		 * core sleeps (it advertises again on wake) or USB has it. */
+		if (!core_sleeping(&worker_core) && !ble_connected() && !worker_usb_open) {
 			(void)adv_start();
+		}
+		break;
+	case WORKER_USB_OPEN:
+		worker_usb_opened();
+		break;
+	case WORKER_USB_CLOSE:
+		worker_usb_closed();
+		break;
+	case WORKER_USB_CONTROL:
+		if (worker_usb_open) {
+			(void)core_on_control_write(&worker_core, ev->data, ev->len);
 		}
 		break;
 	default:
@@ -338,12 +424,15 @@ int worker_init(void)
 		.motion = motion,
 		.clock = &worker_clock,
 		.storage = storage,
-		.link = ble_link_ops(),
+		.link = &worker_link,
 		.power = &worker_power,
 	};
 
 	core_config_defaults(&cfg);
 	cfg.device_id = worker_device_id();
+	if (usb_bulk_link_ops() != NULL) {
+		cfg.capabilities |= PROTO_CAP_USB; /* Info says section 11 is there */
+	}
 
 	err = core_init(&worker_core, &worker_ports, &cfg);
 	if (err != 0) {

@@ -21,7 +21,10 @@ enum worker_event_kind {
 	WORKER_SECURITY,     /* encrypted, bonded */
 	WORKER_MTU,          /* mtu */
 	WORKER_CONTROL,      /* data[0..len-1]: a Control Point write */
-	WORKER_LINK_FREE     /* the connection object is free: advertise again */
+	WORKER_LINK_FREE,    /* the connection object is free: advertise again */
+	WORKER_USB_OPEN,     /* usb_bulk.c: the host opened the USB link */
+	WORKER_USB_CLOSE,    /* usb_bulk.c: the USB link went down */
+	WORKER_USB_CONTROL   /* usb_bulk.c: data[0..len-1], one bulk OUT transfer */
 };
 
 struct worker_event {

@@ -2,11 +2,13 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "roller/usb.h"
 #include "backends.h"
 
 static const struct transport_ops *const backends[] = {
 	&transport_sim_ops,
 	&transport_replay_ops,
+	&usb_transport_ops,
 #ifdef ROLLER_HAVE_BLUEZ
 	&transport_bluez_ops,
 #endif

@@ -165,8 +165,7 @@ static void json_status(struct ui *ui, const struct ui_status *status)
 
 static void json_notice(struct ui *ui, const char *text)
 {
-	(void)ui;
-	fprintf(stderr, "roller: %s\n", text);
+	fprintf(ui->opt.notices ? ui->opt.notices : stderr, "roller: %s\n", text);
 }
 
 static void json_summary(struct ui *ui, const struct coach_summary *s,

@@ -96,7 +96,7 @@ static void plain_status(struct ui *ui, const struct ui_status *status)
 static void plain_notice(struct ui *ui, const char *text)
 {
 	fflush(ui->out);
-	fprintf(stderr, "roller: %s\n", text);
+	fprintf(ui->opt.notices ? ui->opt.notices : stderr, "roller: %s\n", text);
 }
 
 static void plain_summary(struct ui *ui, const struct coach_summary *s,

@@ -212,7 +212,7 @@ void ui_notice(struct ui *ui, const char *fmt, ...)
 	if (ui && !ui->closed)
 		ui->backend->notice(ui, text);
 	else
-		fprintf(stderr, "roller: %s\n", text);
+		fprintf(ui && ui->opt.notices ? ui->opt.notices : stderr, "roller: %s\n", text);
 }
 
 void ui_summary(struct ui *ui, const struct coach_summary *summary,

@@ -528,6 +528,20 @@ int proto_frame_decode(const uint8_t *buf, size_t len, struct proto_frame *f);
 int proto_frame_encode(const struct proto_frame *f, uint8_t *out, size_t cap,
 		       size_t *written);
 
+/* ---- USB (protocol/README.md section 11) --------------------------------------- */
+
+#define PROTO_USB_VID 0x1209u      /* pid.codes */
+#define PROTO_USB_PID 0x0001u      /* placeholder: the pid.codes test PID */
+#define PROTO_USB_CLASS 0xFFu      /* interface: vendor-specific */
+#define PROTO_USB_SUBCLASS 0x52u   /* 'R' */
+#define PROTO_USB_PROTOCOL PROTO_VERSION
+#define PROTO_USB_PACKET_SIZE 64u  /* bulk wMaxPacketSize (full speed) */
+#define PROTO_USB_TRANSFER_MAX 512u /* most bytes of one device-to-host transfer */
+#define PROTO_USB_MTU PROTO_MTU_MAX /* frames are sized as at this ATT MTU */
+/* Vendor requests to the interface (bmRequestType 0x41, wLength 0). */
+#define PROTO_USB_REQ_OPEN 0x01u
+#define PROTO_USB_REQ_CLOSE 0x02u
+
 /* ---- Checksums -------------------------------------------------------------- */
 
 /* CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no xorout);

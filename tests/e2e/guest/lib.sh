@@ -149,6 +149,13 @@ cursor_wait() {
 					_E2E_CURSOR_PARTIAL[$name]=
 					return 0
 				fi
+				# [firmware hook] a file that grows faster than it is read
+				# (bluetoothctl printing notifications) must not keep the
+				# wait past its deadline.
+				if ((${EPOCHREALTIME/./} >= deadline)); then
+					chunk=
+					break
+				fi
 			done
 			partial+=$chunk
 			_E2E_CURSOR_PARTIAL[$name]=$partial
@@ -473,6 +480,9 @@ roller_expect() {
 
 E2E_SCENARIOS=()
 declare -gA E2E_SCENARIO_TIMEOUT=() E2E_SCENARIO_TITLE=()
+# [firmware hook] btvirt options a scenario needs when they are not the
+# runner's default "-L -l2" (runner.sh restarts btvirt before it).
+declare -gA E2E_SCENARIO_BTVIRT=()
 
 # e2e_scenario NAME TIMEOUT_SECONDS TITLE: register function scenario_NAME; the
 # runner calls them in registration order, each in its own subshell.

@@ -33,6 +33,9 @@ source "$E2E_XFER/env"
 # shellcheck source=tests/e2e/guest/lib.sh
 source "$E2E_XFER/guest/lib.sh"
 export ROLLER_BIN ROLLER_PERIPH_BIN
+# [firmware hook] the native_sim firmware under test (scenarios/firmware.sh).
+ROLLER_FIRMWARE_EXE=${ROLLER_FIRMWARE_EXE:-}
+export ROLLER_FIRMWARE_EXE
 
 mkdir -p "$E2E_LOGS" /run/dbus "$XDG_RUNTIME_DIR"
 chmod 0700 "$XDG_RUNTIME_DIR"
@@ -56,7 +59,11 @@ dbus-daemon --system --fork --nopidfile || { result "E2E-RESULT: 0 passed, 1 fai
 # btmon first, so it sees the controllers appear. -T: wall-clock timestamps.
 stdbuf -oL btmon -T >"$E2E_LOGS/btmon.txt" 2>&1 &
 btmon_pid=$!
-btvirt -L -l2 >"$E2E_LOGS/btvirt.log" 2>&1 &
+# [firmware hook] the options are a variable: see btvirt_switch below.
+E2E_BTVIRT_DEFAULT="-L -l2"
+btvirt_now=$E2E_BTVIRT_DEFAULT
+# shellcheck disable=SC2086  # options
+btvirt $btvirt_now >"$E2E_LOGS/btvirt.log" 2>&1 &
 btvirt_pid=$!
 /usr/libexec/bluetooth/bluetoothd -n -d -f "$E2E_XFER/guest/main.conf" >"$E2E_LOGS/bluetoothd.log" 2>&1 &
 bluetoothd_pid=$!
@@ -76,6 +83,31 @@ adapter_prop "$E2E_PERIPHERAL" org.bluez.Adapter1 Address && E2E_PERIPHERAL_ADDR
 export E2E_CENTRAL E2E_PERIPHERAL E2E_CENTRAL_ADDR E2E_PERIPHERAL_ADDR
 result "E2E-BOOT: ${E2E_BOOT_UPTIME} s uptime at runner start, adapters up at ${up} s"
 e2e_log "central $E2E_CENTRAL $E2E_CENTRAL_ADDR, peripheral $E2E_PERIPHERAL $E2E_PERIPHERAL_ADDR"
+
+# --- [firmware hook, issue 8] controllers per scenario -----------------------------
+# A scenario that needs other controllers than the default (E2E_SCENARIO_BTVIRT,
+# lib.sh; set by scenarios/firmware.sh only when ROLLER_FIRMWARE_EXE is given:
+# the native_sim firmware advertises extended, which the 4.0 controllers of
+# `btvirt -L` cannot) gets btvirt restarted with its options before it runs.
+# bluetoothd sees hci0/hci1 go and come back (same indexes, same addresses).
+adapters_gone() {
+	! adapter_prop "$E2E_CENTRAL" org.bluez.Adapter1 Address &&
+		! adapter_prop "$E2E_PERIPHERAL" org.bluez.Adapter1 Address
+}
+btvirt_switch() {
+	e2e_log "runner: btvirt $1 instead of $btvirt_now"
+	kill "$btvirt_pid" 2>/dev/null
+	wait "$btvirt_pid" 2>/dev/null
+	btvirt_now=$1
+	wait_until 20 0.2 adapters_gone || return 1
+	# shellcheck disable=SC2086  # options
+	btvirt $btvirt_now >>"$E2E_LOGS/btvirt.log" 2>&1 &
+	btvirt_pid=$!
+	wait_until 60 0.2 adapters_up || return 1
+	adapter_prop "$E2E_CENTRAL" org.bluez.Adapter1 Address && E2E_CENTRAL_ADDR=$REPLY
+	adapter_prop "$E2E_PERIPHERAL" org.bluez.Adapter1 Address && E2E_PERIPHERAL_ADDR=$REPLY
+	e2e_log "runner: controllers up again: central $E2E_CENTRAL_ADDR, peripheral $E2E_PERIPHERAL_ADDR"
+}
 
 # --- scenarios -------------------------------------------------------------------
 
@@ -117,6 +149,13 @@ for name in "${E2E_SCENARIOS[@]}"; do
 		failed=$((failed + 1))
 		continue
 	}
+	# [firmware hook] the controllers this scenario needs.
+	want=${E2E_SCENARIO_BTVIRT[$name]:-$E2E_BTVIRT_DEFAULT}
+	if [[ $want != "$btvirt_now" ]] && ! btvirt_switch "$want"; then
+		result "E2E-SCENARIO: $name FAIL 0.00 s btvirt $want: controllers not up again"
+		failed=$((failed + 1))
+		continue
+	fi
 	dir=$E2E_LOGS/$name
 	mkdir -p "$dir"
 	limit=${E2E_SCENARIO_TIMEOUT[$name]}

@@ -38,6 +38,7 @@ enum ui_mode {
 struct ui_options {
 	enum ui_mode mode;
 	FILE *out;      /* plain and JSON lines; NULL = stdout */
+	FILE *notices;  /* plain/JSON notices (ui_notice); NULL = stderr */
 	bool bell;      /* ring the terminal bell on cues (plain: only on a terminal) */
 	bool sound;     /* play tones through ALSA (warns once and goes on without) */
 	bool color;     /* screen colours; false when NO_COLOR is set */
