@@ -41,7 +41,10 @@ static void help(void)
 	       "  --sound             play tones through ALSA as well as the terminal bell\n"
 	       "  --no-bell           do not ring the terminal bell\n"
 	       "  --no-log            do not write a session log\n"
-	       "  --config FILE       read FILE instead of the default config.ini\n\n"
+	       "  --config FILE       read FILE instead of the default config.ini\n"
+	       "  --adapter hciN      Bluetooth adapter to use (default: the first powered one)\n"
+	       "  --acquire-notify    receive notifications through AcquireNotify (an fd)\n"
+	       "                      instead of StartNotify\n\n"
 	       "Keys: r = the tenderness has eased (release early), s = skip the rest,\n"
 	       "q or Ctrl-C = stop (the summary is printed, the log kept).\n"
 	       "Safety: %s\n\n"
@@ -65,6 +68,8 @@ enum {
 	OPT_NO_BELL,
 	OPT_NO_LOG,
 	OPT_CONFIG,
+	OPT_ADAPTER,
+	OPT_ACQUIRE_NOTIFY,
 };
 
 static const struct option options[] = {
@@ -84,13 +89,16 @@ static const struct option options[] = {
 	{ "no-bell", no_argument, NULL, OPT_NO_BELL },
 	{ "no-log", no_argument, NULL, OPT_NO_LOG },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "adapter", required_argument, NULL, OPT_ADAPTER },
+	{ "acquire-notify", no_argument, NULL, OPT_ACQUIRE_NOTIFY },
 	{ 0 },
 };
 
 int cmd_coach(int argc, char **argv)
 {
 	bool sim = false, usb = false, plain = false, json = false, sound = false, bell = true, no_log = false;
-	const char *address = NULL, *config_file = NULL;
+	const char *address = NULL, *config_file = NULL, *adapter = NULL;
+	bool acquire_notify = false;
 	double speed = 1.0;
 	unsigned long seed = 1, reps = 0, hold_s = 0, rest_s = 0;
 	bool have_reps = false, have_hold = false, have_rest = false;
@@ -116,6 +124,12 @@ int cmd_coach(int argc, char **argv)
 			break;
 		case OPT_USB:
 			usb = true;
+			break;
+		case OPT_ADAPTER:
+			adapter = optarg;
+			break;
+		case OPT_ACQUIRE_NOTIFY:
+			acquire_notify = true;
 			break;
 		case OPT_REGION:
 			if (proto_region_parse(optarg, &region) < 0 || region == PROTO_REGION_NONE)
@@ -256,6 +270,8 @@ int cmd_coach(int argc, char **argv)
 		return app_error(CMD, "the sim transport is missing from this build");
 	sopt.transport = ops;
 	sopt.transport_options.address = address;
+	sopt.transport_options.adapter = adapter;
+	sopt.transport_options.acquire_notify = acquire_notify;
 	sopt.transport_options.speed = speed;
 	sopt.transport_options.seed = (uint32_t)seed;
 	sopt.transport_options.body_weight_dkg = weight_dkg;

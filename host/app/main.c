@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "roller/bluez.h"
 
 struct command {
 	const char *name;
@@ -33,6 +34,15 @@ static const struct command commands[] = {
 	{ "sync", "[<addr>|--usb] [--erase] [--json]",
 	  "download the sessions the roller recorded on its own", cmd_sync },
 	{ "log", "dump <file>", "decode a session log, one line per record", cmd_log },
+	{ "scan", "[--timeout S] [--json]", "find rollers nearby (Bluetooth)", bluez_cmd_scan },
+	{ "pair", "<addr>", "pair and bond with a roller; it becomes the default", bluez_cmd_pair },
+	{ "forget", "<addr>", "remove a roller's bond", bluez_cmd_forget },
+	{ "devices", "[--json]", "rollers this computer knows", bluez_cmd_devices },
+	{ "status", "[<addr>] [--json]", "connection, battery, firmware, calibration",
+	  bluez_cmd_status },
+	{ "tare", "[<addr>]", "zero the roller with nothing on it", bluez_cmd_tare },
+	{ "calibrate", "[<addr>] [--weight KG]", "scale the roller with a known weight on it",
+	  bluez_cmd_calibrate },
 };
 
 static void usage(FILE *f)
@@ -77,8 +87,22 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(commands[i].name, name) == 0)
 			return commands[i].run(argc - 1, argv + 1);
+	/* `roller --adapter hci0 <command> ...`: the option may come first. */
+	if (strcmp(name, "--adapter") == 0 && argc >= 4) {
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+			if (strcmp(commands[i].name, argv[3]) == 0) {
+				char *adapter = argv[2];
+
+				/* Becomes: <command> --adapter hciN <rest...> */
+				argv[1] = argv[3];
+				argv[2] = "--adapter";
+				argv[3] = adapter;
+				return commands[i].run(argc - 1, argv + 1);
+			}
+		}
+	}
 	if (name[0] == '-')
 		return app_usage_error(NULL, "unknown option '%s'", name);
-	return app_usage_error(NULL, "unknown command '%s' (commands: coach, replay, sessions, log)",
+	return app_usage_error(NULL, "unknown command '%s' (roller --help lists them)",
 			       name);
 }

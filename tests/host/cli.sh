@@ -6,7 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 expect_status 0 "roller --help" -- "$ROLLER" --help
 expect_in "$WORK/out" "Commands:" "roller --help lists the commands"
 expect_status 0 "roller --version" -- "$ROLLER" --version
-for cmd in coach replay sessions log; do
+for cmd in coach replay sessions log show rm trends export plot sync \
+	scan pair forget devices status tare calibrate; do
 	expect_status 0 "roller $cmd --help" -- "$ROLLER" "$cmd" --help
 	expect_in "$WORK/out" "Usage: roller $cmd" "roller $cmd --help shows its usage"
 	expect_status 0 "roller help $cmd" -- "$ROLLER" help "$cmd"
@@ -30,10 +31,11 @@ done
 expect_in <(printf '%s\n' "$("$ROLLER" coach --sim --region elbows 2>&1 || true)") \
 	"unknown region 'elbows'" "a bad region is named"
 
-# No Bluetooth transport in this build: say so, do not fake it.
-expect_status 1 "roller coach without --sim" -- "$ROLLER" coach
-expect_in "$WORK/err" "Bluetooth transport not available in this build yet; use --sim" \
-	"coach without --sim says to use --sim"
+# Bluetooth with no roller given and none paired: say how to get one.
+expect_status 1 "roller coach without --sim and no default roller" -- "$ROLLER" coach
+expect_in "$WORK/err" "no roller given and no default roller" \
+	"coach without a roller says so"
+expect_in "$WORK/err" "roller pair" "coach without a roller hints at pairing"
 
 # Runtime failures: exit 1 and a message naming the file.
 expect_status 1 "replay of a missing file" -- "$ROLLER" replay "$WORK/nope.rlog"
