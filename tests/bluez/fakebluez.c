@@ -217,6 +217,7 @@ struct fake {
 	uint16_t mtu;
 	bool resolved_early;
 	bool quiet_connected;  /* no Connected=true signal on the central side */
+	unsigned write_reply_delay_ms; /* the WriteValue answer after the indication */
 	unsigned connect_delay_ms;
 
 	/* Counters. */
@@ -1122,6 +1123,16 @@ struct forward {
 	struct app_chr *c;
 };
 
+static int delayed_write_reply(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	sd_bus_message *call = userdata;
+
+	(void)s, (void)usec;
+	sd_bus_reply_method_return(call, "");
+	sd_bus_message_unref(call);
+	return 0;
+}
+
 static int forward_reply(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct forward *fw = userdata;
@@ -1148,6 +1159,12 @@ static int forward_reply(sd_bus_message *m, void *userdata, sd_bus_error *error)
 			sd_bus_send(NULL, reply, NULL);
 			sd_bus_message_unref(reply);
 		}
+	} else if (fw->c->f->write_reply_delay_ms) {
+		/* With EATT the write response and the indication travel on
+		 * different bearers: the response can overtake the answer. */
+		sd_event_add_time_relative(fw->c->f->ev, NULL, CLOCK_MONOTONIC,
+					   fw->c->f->write_reply_delay_ms * MS, 1000,
+					   delayed_write_reply, sd_bus_message_ref(fw->call));
 	} else {
 		sd_bus_reply_method_return(fw->call, "");
 	}
@@ -2010,6 +2027,15 @@ static int m_set_resolved_early(sd_bus_message *m, void *userdata, sd_bus_error 
 	return sd_bus_reply_method_return(m, "");
 }
 
+static int m_set_write_reply_delay(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct fake *f = userdata;
+
+	(void)error;
+	sd_bus_message_read(m, "u", &f->write_reply_delay_ms);
+	return sd_bus_reply_method_return(m, "");
+}
+
 static int m_set_quiet_connected(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct fake *f = userdata;
@@ -2168,6 +2194,7 @@ static const sd_bus_vtable fake_vtable[] = {
 	SD_BUS_METHOD("SetMtu", "q", "", m_set_mtu, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("SetServicesResolvedEarly", "b", "", m_set_resolved_early, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("SetQuietConnected", "b", "", m_set_quiet_connected, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD("SetWriteReplyDelay", "u", "", m_set_write_reply_delay, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("AddKnownDevice", "bb", "", m_add_known_device, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("DropLink", "b", "", m_drop_link, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("GetState", "", "a{sv}", m_get_state, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -2239,6 +2266,7 @@ int main(int argc, char **argv)
 		{ "adapters", required_argument, NULL, 'a' },
 		{ "deny", no_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "scan-miss", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fake *f = &fake;
@@ -2246,7 +2274,7 @@ int main(int argc, char **argv)
 	int c, i, r;
 
 	f->n_adapters = 2;
-	while ((c = getopt_long(argc, argv, "a:dv", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:dvs:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			f->n_adapters = atoi(optarg);
@@ -2259,8 +2287,11 @@ int main(int argc, char **argv)
 		case 'v':
 			verbose = 1;
 			break;
+		case 's':
+			f->scan_miss = (unsigned)atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: fakebluez [--adapters 0..2] [--deny] [--verbose]\n");
+			fprintf(stderr, "usage: fakebluez [--adapters 0..2] [--deny] [--scan-miss N] [--verbose]\n");
 			return 2;
 		}
 	}

@@ -112,15 +112,43 @@ static bool name_has_owner(sd_bus *bus, const char *name)
 	return has;
 }
 
+static void start_fake(struct harness *h)
+{
+	const char *argv[8] = { FAKEBLUEZ_PATH, "--verbose" };
+	char logp[300];
+	uint64_t end;
+	int i, k = 2;
+
+	for (i = 0; i < 4 && h->fake_args[i]; i++)
+		argv[k++] = h->fake_args[i];
+	argv[k] = NULL;
+	snprintf(logp, sizeof(logp), "%s/fake.log", h->dir);
+	h->fake_pid = spawn(argv, logp, -1);
+	end = now_ms() + 5000;
+	while (!name_has_owner(h->bus, "org.bluez") && now_ms() < end)
+		usleep(10000);
+	assert_true(name_has_owner(h->bus, "org.bluez"));
+}
+
+void harness_restart_fake(struct harness *h)
+{
+	uint64_t end;
+
+	reap(h->fake_pid, SIGTERM, 3000);
+	h->fake_pid = 0;
+	end = now_ms() + 3000;
+	while (name_has_owner(h->bus, "org.bluez") && now_ms() < end)
+		usleep(10000);
+	start_fake(h);
+}
+
 int harness_start(struct harness *h, const struct harness_options *o)
 {
-	char conf[300], xdg[300], logp[300], addr_file[300];
+	char conf[300], xdg[300], logp[300];
 	const char *dbus = find_in_path("dbus-daemon");
 	int pipefd[2], i;
 	FILE *f;
 	ssize_t n;
-	uint64_t end;
-
 	memset(h, 0, sizeof(*h));
 	snprintf(h->dir, sizeof(h->dir), "%s/roller-bluez-test.XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -172,24 +200,13 @@ int harness_start(struct harness *h, const struct harness_options *o)
 	setenv("DBUS_SYSTEM_BUS_ADDRESS", h->address, 1);
 	snprintf(xdg, sizeof(xdg), "%s/config", h->dir);
 	setenv("XDG_CONFIG_HOME", xdg, 1);
-	snprintf(addr_file, sizeof(addr_file), "%s/address", h->dir);
-	(void)addr_file;
 
 	assert_int_equal(sd_bus_open_system(&h->bus), 0);
 
 	if (!o->no_fake) {
-		const char *argv[8] = { FAKEBLUEZ_PATH, "--verbose" };
-		int k = 2;
-
 		for (i = 0; i < 4 && o->fake_args[i]; i++)
-			argv[k++] = o->fake_args[i];
-		argv[k] = NULL;
-		snprintf(logp, sizeof(logp), "%s/fake.log", h->dir);
-		h->fake_pid = spawn(argv, logp, -1);
-		end = now_ms() + 5000;
-		while (!name_has_owner(h->bus, "org.bluez") && now_ms() < end)
-			usleep(10000);
-		assert_true(name_has_owner(h->bus, "org.bluez"));
+			h->fake_args[i] = o->fake_args[i];
+		start_fake(h);
 	}
 	if (o->periph) {
 #ifdef PERIPH_PATH

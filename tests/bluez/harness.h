@@ -35,6 +35,7 @@ struct harness {
 	char address[256];
 	pid_t dbus_pid, fake_pid, periph_pid;
 	sd_bus *bus;              /* the test's own connection */
+	const char *fake_args[5];
 	char remote_path[128];    /* the roller as hci1 sees it */
 	char remote_address[18];
 };
@@ -45,6 +46,8 @@ void harness_require_dbus(void);
  * into the harness directory. */
 int harness_start(struct harness *h, const struct harness_options *o);
 void harness_stop(struct harness *h);
+/* Stops fakebluez and starts a new one (bluetoothd restarting). */
+void harness_restart_fake(struct harness *h);
 /* SIGTERM to roller-periph; returns its exit status (or -1). */
 int harness_stop_periph(struct harness *h);
 /* Dumps the periph log to stderr (on failures). */

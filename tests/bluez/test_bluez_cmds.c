@@ -364,6 +364,17 @@ static void test_status(void **state)
 	assert_true(fake_wait_b(&h, "connected", false, 2000)); /* released afterwards */
 }
 
+/* Seen in the QEMU rig: the roller's response arrived before bluetoothd
+ * answered the WriteValue, and the next request was refused as busy. */
+static void test_status_response_before_write_reply(void **state)
+{
+	(void)state;
+	pair_ok();
+	fake_call(&h, "SetWriteReplyDelay", "u", 300);
+	assert_int_equal(run(bluez_cmd_status, NULL, "status", "--adapter", "hci1", NULL), 0);
+	expect_in(out, "battery:");
+}
+
 static void test_status_not_paired_and_no_default(void **state)
 {
 	(void)state;
@@ -500,6 +511,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pair_bad_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devices_and_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_response_before_write_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_not_paired_and_no_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tare, setup_zero_trace, teardown),

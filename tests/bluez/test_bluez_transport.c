@@ -294,6 +294,27 @@ static void test_connected_signal_missing(void **state)
 	close_transport(&r);
 }
 
+static void test_bluetoothd_restart(void **state)
+{
+	struct rec r;
+
+	(void)state;
+	bonded_roller_known();
+	open_transport(&r, ROLLER_ADDR, false);
+	wait_connected(&r, 1, 8000);
+	/* A new bluetoothd: no scan results, the bond comes back from storage. */
+	h.fake_args[0] = "--scan-miss";
+	h.fake_args[1] = "1000";
+	harness_restart_fake(&h);
+	assert_true(run_until(r.ev, &r.flag_lost, 5000));
+	assert_non_null(strstr(r.detail, "bluetoothd stopped"));
+	assert_true(fake_wait_b(&h, "adv_registered", true, 5000));
+	bonded_roller_known();
+	wait_connected(&r, 2, 10000);
+	assert_int_equal(r.failed, 0);
+	close_transport(&r);
+}
+
 static void test_link_lost_then_reconnect(void **state)
 {
 	struct rec r;
@@ -374,12 +395,14 @@ static void test_acquire_notify(void **state)
 	close_transport(&r);
 }
 
-static void test_write_busy_and_not_connected(void **state)
+static void test_writes_queue_and_busy(void **state)
 {
 	struct rec r;
 	uint8_t buf[32];
 	size_t len;
 	struct proto_control_request rq = { .opcode = PROTO_OP_BATTERY, .token = 1 };
+	unsigned i, accepted = 0;
+	int ret = 0;
 
 	(void)state;
 	bonded_roller_known();
@@ -387,15 +410,27 @@ static void test_write_busy_and_not_connected(void **state)
 	assert_int_equal(proto_request_encode(&rq, buf, sizeof(buf), &len), 0);
 	assert_int_equal(bluez_transport_ops.write_control(r.t, buf, len), -ENOTCONN);
 	wait_connected(&r, 1, 8000);
-	assert_int_equal(bluez_transport_ops.write_control(r.t, buf, len), 0);
-	assert_int_equal(bluez_transport_ops.write_control(r.t, buf, len), -EBUSY);
+	/* One in flight and eight waiting; the tenth is refused. */
+	for (i = 0; i < 10; i++) {
+		rq.token = (uint8_t)(i + 1);
+		assert_int_equal(proto_request_encode(&rq, buf, sizeof(buf), &len), 0);
+		ret = bluez_transport_ops.write_control(r.t, buf, len);
+		if (ret == 0)
+			accepted++;
+	}
+	assert_int_equal(accepted, 9);
+	assert_int_equal(ret, -EBUSY);
 	{
 		uint8_t big[64] = { 1 };
 
-		run_for(r.ev, 300);
 		assert_int_equal(bluez_transport_ops.write_control(r.t, big, sizeof(big)), -EMSGSIZE);
 	}
-	assert_true(run_until(r.ev, &r.flag_resp, 5000));
+	/* Every queued request reaches the roller, in order, and is answered
+	 * (the core keeps a few responses; written one at a time, none drop). */
+	for (i = 0; i < 100 && r.responses < 9; i++)
+		run_for(r.ev, 50);
+	assert_int_equal(r.responses, 9);
+	assert_int_equal(r.resp.token, 9);
 	assert_int_equal(r.resp.status, PROTO_STATUS_OK);
 	close_transport(&r);
 }
@@ -567,10 +602,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_services_resolved_before_objects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connected_signal_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_lost_then_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bluetoothd_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_object_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mtu_247, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acquire_notify, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_busy_and_not_connected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writes_queue_and_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_paired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_roller, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gives_up_when_unreachable, setup, teardown),

@@ -244,6 +244,18 @@ static void test_sigterm_unregisters(void **state)
 	assert_false(fake_as_has(&h, "agents", "/org/roller/agent"));
 }
 
+static void test_bluetoothd_restart(void **state)
+{
+	(void)state;
+	harness_restart_fake(&h);
+	/* roller-periph sees org.bluez come back and registers again */
+	assert_true(fake_wait_b(&h, "adv_registered", true, 5000));
+	assert_true(fake_b(&h, "app_registered"));
+	assert_true(fake_as_has(&h, "agents", "/org/roller/agent NoInputNoOutput default"));
+	connect_pair(true);
+	assert_true(fake_b(&h, "responder_agent_called"));
+}
+
 static int setup_notify_fd(void **state)
 {
 	return start_periph(state, "--notify-fd", NULL, NULL);
@@ -303,6 +315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unpaired_control_write_refused_by_bluez, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_unregisters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bluetoothd_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_fd, setup_notify_fd, teardown),
 		cmocka_unit_test_setup_teardown(test_trace_force, setup_trace, teardown),
 	};

@@ -225,15 +225,8 @@ int board_init(struct periph *p)
 	int r;
 
 	b->p = p;
-	b->flash_fd = -1;
 	if (p->opt.trace_path) {
-		char err[256];
-
-		r = trace_load(&b->trace, p->opt.trace_path, err, sizeof(err));
-		if (r) {
-			periph_log(p, 0, "%s", err);
-			return r;
-		}
+		/* main() loaded it before anything else could fail. */
 		b->use_trace = true;
 		b->noise_state = p->opt.seed ? p->opt.seed : 0x9E3779B9u;
 		b->channels = 1;

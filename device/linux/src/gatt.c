@@ -405,6 +405,12 @@ static int method_acquire_notify(sd_bus_message *m, void *userdata, sd_bus_error
 	return 0;
 }
 
+/*
+ * Every method is SD_BUS_VTABLE_UNPRIVILEGED: otherwise sd-bus asks the bus
+ * for the caller's credentials with a blocking call before each dispatch
+ * (and refuses callers without CAP_SYS_ADMIN under another uid). Who may
+ * call is checked against bluetoothd's unique name instead.
+ */
 static const sd_bus_vtable service_vtable[] = {
 	SD_BUS_VTABLE_START(0),
 	SD_BUS_PROPERTY("UUID", "s", prop_service_uuid, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -422,7 +428,8 @@ static const sd_bus_vtable service_vtable[] = {
 	SD_BUS_METHOD("WriteValue", "aya{sv}", "", method_write, SD_BUS_VTABLE_UNPRIVILEGED),           \
 	SD_BUS_METHOD("StartNotify", "", "", method_start_notify, SD_BUS_VTABLE_UNPRIVILEGED),          \
 	SD_BUS_METHOD("StopNotify", "", "", method_stop_notify, SD_BUS_VTABLE_UNPRIVILEGED),            \
-	SD_BUS_METHOD("Confirm", "", "", method_confirm, SD_BUS_VTABLE_METHOD_NO_REPLY | SD_BUS_VTABLE_UNPRIVILEGED)
+	SD_BUS_METHOD("Confirm", "", "", method_confirm,                                                \
+		      SD_BUS_VTABLE_METHOD_NO_REPLY | SD_BUS_VTABLE_UNPRIVILEGED)
 
 static const sd_bus_vtable chr_vtable[] = {
 	SD_BUS_VTABLE_START(0),

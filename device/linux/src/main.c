@@ -548,7 +548,7 @@ static int parse_options(struct periph_options *o, int argc, char **argv)
 		fprintf(stderr, "roller-periph: --adapter wants a name like hci0\n");
 		return 2;
 	}
-	if (!o->name[0] || strlen(o->name) > PERIPH_NAME_MAX) {
+	if (!o->name[0] || advert_legacy_size(o->name) > PERIPH_ADV_LEGACY_MAX) {
 		fprintf(stderr, "roller-periph: --name must be 1 to %u bytes so that the "
 			"advertisement fits 31 bytes\n", PERIPH_NAME_MAX);
 		return 2;
@@ -579,6 +579,16 @@ int main(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	snprintf(p.adapter_path, sizeof(p.adapter_path), "/org/bluez/%s", p.opt.adapter);
+	p.board.flash_fd = -1;
+	if (p.opt.trace_path) {
+		char err[300];
+
+		r = trace_load(&p.board.trace, p.opt.trace_path, err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "roller-periph: %s\n", err);
+			return 1;
+		}
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -598,6 +608,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "roller-periph: cannot connect to the system D-Bus: %s%s\n",
 			strerror(-r), r == -ENOENT ? " (is dbus running?)" : "");
 		sd_event_unref(p.ev);
+		trace_free(&p.board.trace);
 		return 1;
 	}
 	sd_bus_attach_event(p.bus, p.ev, SD_EVENT_PRIORITY_NORMAL);

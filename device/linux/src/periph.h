@@ -37,6 +37,7 @@
  * (3), the complete list of one 128-bit service UUID (18) and the name's
  * own length/type bytes (2). */
 #define PERIPH_NAME_MAX 8u
+#define PERIPH_ADV_LEGACY_MAX 31u
 
 #define PERIPH_STORAGE_PAGE 4096u
 #define PERIPH_STORAGE_PAGES 64u

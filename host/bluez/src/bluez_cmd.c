@@ -517,7 +517,6 @@ static void scan_ready(struct cmd *c)
 static void scan_end(struct cmd *c)
 {
 	struct bz_device *d;
-	size_t known = 0;
 
 	discovery_stop(c);
 	for (d = c->model.devices; d; d = d->next) {
@@ -534,7 +533,6 @@ static void scan_end(struct cmd *c)
 		else if (!seen)
 			printf("Known, not seen now: %-12s %s%s\n", device_name(d), d->address,
 			       d->paired ? "  (paired)" : "");
-		known += !seen;
 	}
 	if (c->n_seen == 0) {
 		errorf(c, BLUEZ_EXIT_NOT_FOUND, "no roller found in %u s.\n"

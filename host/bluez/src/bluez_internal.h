@@ -169,8 +169,6 @@ const char *bz_error_text(const sd_bus_error *e);
 void bz_json_string(FILE *f, const char *s);
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t bz_now_us(void);
-/* Parses a{sv} options with sd-bus, skipping unknown keys; returns -errno. */
-int bz_skip_dict(sd_bus_message *m);
 /* Waits for one round trip to the bus daemon (at most BZ_CLOSE_TIMEOUT_US)
  * so that the calls sent before are routed even if we hang up right after.
  * Only for shutting down: it blocks. */

@@ -70,6 +70,8 @@ void bluez_set_timing(const struct bluez_timing *t)
 
 #define MS 1000ull
 #define DROP_SETTLE_MS 300u
+/* Control requests waiting for the previous WriteValue to be answered. */
+#define WRITE_QUEUE 8u
 
 enum phase {
 	PH_LOADING,
@@ -134,6 +136,12 @@ struct transport {
 	bool saw_connected;         /* Connected=true seen since the Connect reply */
 	uint16_t mtu;
 	char last_error[200];
+
+	struct {
+		uint8_t buf[PROTO_FRAME_ABS_MAX];
+		size_t len;
+	} wq[WRITE_QUEUE];
+	unsigned wq_head, wq_count;
 
 	sd_event_source *exit_event;
 	bool farewell_done;
@@ -225,6 +233,8 @@ static void subs_clear(struct transport *t)
 	t->pending_subs = 0;
 	t->info_slot = sd_bus_slot_unref(t->info_slot);
 	t->write_slot = sd_bus_slot_unref(t->write_slot);
+	/* Requests not yet written die with the link; the session asks again. */
+	t->wq_head = t->wq_count = 0;
 }
 
 static void discovery_stop(struct transport *t)
@@ -1070,6 +1080,26 @@ err:
 	return r;
 }
 
+static int write_done(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+static int write_now(struct transport *t, const uint8_t *buf, size_t len)
+{
+	sd_bus_message *m = NULL;
+	int r;
+
+	r = sd_bus_message_new_method_call(t->bus, &m, "org.bluez", t->sub[CH_CONTROL].path,
+					   BZ_IFACE_CHR, "WriteValue");
+	if (r >= 0)
+		r = sd_bus_message_append_array(m, 'y', buf, len);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "a{sv}", 1, "type", "s", "request");
+	if (r >= 0)
+		r = sd_bus_call_async(t->bus, &t->write_slot, m, write_done, t,
+				      timing.call_timeout_ms * MS);
+	sd_bus_message_unref(m);
+	return r;
+}
+
 static int write_done(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct transport *t = userdata;
@@ -1078,6 +1108,14 @@ static int write_done(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	(void)error;
 	enter(t);
 	t->write_slot = sd_bus_slot_unref(t->write_slot);
+	if (t->phase == PH_UP && t->wq_count) {
+		unsigned i = t->wq_head;
+
+		t->wq_head = (t->wq_head + 1) % WRITE_QUEUE;
+		t->wq_count--;
+		if (write_now(t, t->wq[i].buf, t->wq[i].len) < 0)
+			debug(t, "a queued control request could not be sent");
+	}
 	if (e && t->phase == PH_UP) {
 		char detail[256];
 
@@ -1091,28 +1129,26 @@ static int write_done(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 static int bluez_write_control(struct transport *t, const uint8_t *buf, size_t len)
 {
-	sd_bus_message *m = NULL;
-	int r;
-
 	if (!t || !buf)
 		return -EINVAL;
 	if (t->phase != PH_UP || !t->sub[CH_CONTROL].path)
 		return -ENOTCONN;
-	if (t->write_slot)
-		return -EBUSY;
-	if (len + PROTO_ATT_OVERHEAD > t->mtu)
+	if (len + PROTO_ATT_OVERHEAD > t->mtu || len > sizeof(t->wq[0].buf))
 		return -EMSGSIZE;
-	r = sd_bus_message_new_method_call(t->bus, &m, "org.bluez", t->sub[CH_CONTROL].path,
-					   BZ_IFACE_CHR, "WriteValue");
-	if (r >= 0)
-		r = sd_bus_message_append_array(m, 'y', buf, len);
-	if (r >= 0)
-		r = sd_bus_message_append(m, "a{sv}", 1, "type", "s", "request");
-	if (r >= 0)
-		r = sd_bus_call_async(t->bus, &t->write_slot, m, write_done, t,
-				      timing.call_timeout_ms * MS);
-	sd_bus_message_unref(m);
-	return r < 0 ? r : 0;
+	/* bluetoothd answers a WriteValue after the write response, which can
+	 * come after the roller's indication: queue rather than refuse. */
+	if (t->write_slot) {
+		unsigned i;
+
+		if (t->wq_count == WRITE_QUEUE)
+			return -EBUSY;
+		i = (t->wq_head + t->wq_count) % WRITE_QUEUE;
+		memcpy(t->wq[i].buf, buf, len);
+		t->wq[i].len = len;
+		t->wq_count++;
+		return 0;
+	}
+	return write_now(t, buf, len) < 0 ? -EIO : 0;
 }
 
 static uint16_t bluez_mtu(struct transport *t)

@@ -157,11 +157,6 @@ uint64_t bz_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-int bz_skip_dict(sd_bus_message *m)
-{
-	return sd_bus_message_skip(m, "a{sv}");
-}
-
 void bz_bus_sync(sd_bus *bus)
 {
 	sd_bus_message *m = NULL;

@@ -100,6 +100,16 @@ btvirt_switch() {
 	wait "$btvirt_pid" 2>/dev/null
 	btvirt_now=$1
 	wait_until 20 0.2 adapters_gone || return 1
+	# The new controllers have the old addresses but other peers: what
+	# bluetoothd cached about the old peers (names, GATT databases) is stale,
+	# and btmon decodes ATT with those files (a stale one crashed btmon 5.66
+	# on the first write). Drop the caches while no adapter is up, and start
+	# btmon afresh.
+	rm -f /var/lib/bluetooth/*/cache/*
+	kill "$btmon_pid" 2>/dev/null
+	wait "$btmon_pid" 2>/dev/null
+	stdbuf -oL btmon -T >>"$E2E_LOGS/btmon.txt" 2>&1 &
+	btmon_pid=$!
 	# shellcheck disable=SC2086  # options
 	btvirt $btvirt_now >>"$E2E_LOGS/btvirt.log" 2>&1 &
 	btvirt_pid=$!

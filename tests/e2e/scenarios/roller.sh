@@ -17,16 +17,18 @@
 E2E_PERIPH_HOLD_ARGS=(--speed 4)
 # What `roller coach --json` prints (one JSON object per line).
 E2E_RE_JSON='^[[:space:]]*\{.*\}[[:space:]]*$'
-E2E_RE_HOLD_START='"(type|event)"[[:space:]]*:[[:space:]]*"hold[_-]?start"'
-E2E_RE_DISCONNECTED='"(type|event|state)"[[:space:]]*:[[:space:]]*"(disconnected|reconnecting|link[_-]?lost)"'
-E2E_RE_RECONNECTED='"(type|event|state)"[[:space:]]*:[[:space:]]*"(connected|reconnected)"'
+# roller coach --json: {"event":"cue","cue":"hold-start",...} and
+# {"event":"link","state":"connecting|connected|lost|ended|failed"} (host/ui/src/json.c).
+E2E_RE_HOLD_START='"cue"[[:space:]]*:[[:space:]]*"hold-start"'
+E2E_RE_DISCONNECTED='"event":"link","state":"lost"'
+E2E_RE_RECONNECTED='"event":"link","state":"connected"'
 
 e2e_scenario roller_scan 60 "roller scan finds roller-periph"
 scenario_roller_scan() {
 	e2e_require_bin ROLLER_BIN ROLLER_PERIPH_BIN
 	start_periph
 	# ASSUMES: `roller scan` prints each roller's address on a line.
-	roller_expect scan 40 "$E2E_PERIPHERAL_ADDR" scan ||
+	roller_expect scan 40 "$E2E_PERIPHERAL_ADDR" scan --timeout 30 ||
 		e2e_fail "roller scan did not list $E2E_PERIPHERAL_ADDR (scan.log)"
 }
 

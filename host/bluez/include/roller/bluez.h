@@ -37,8 +37,11 @@
  *               no address and no default roller, -EPERM not paired,
  *               -ETIMEDOUT never reached (bluez_timing.give_up_ms).
  *               detail carries a sentence with a hint.
- * write_control(): -ENOTCONN, -EBUSY while the previous WriteValue has not
- * been answered by bluetoothd, -EMSGSIZE when len > MTU - 3.
+ * write_control(): requests are written one WriteValue at a time, in order;
+ * up to 8 wait while bluetoothd has not answered the previous one (its answer
+ * can come after the roller's response). Returns 0, -ENOTCONN, -EBUSY when 8
+ * are waiting, -EMSGSIZE when len > MTU - 3, -EIO. Requests still waiting
+ * when the link drops are discarded.
  */
 extern const struct transport_ops bluez_transport_ops;
 /* The same object under the name host/transport's registry uses. */
