@@ -44,7 +44,8 @@ static void help(void)
 	       "                  session that was not saved, never one being recorded)\n"
 	       "  --json          JSON lines: one per saved session, then a summary\n"
 	       "  --body-weight KG  recorded in the saved sessions (default from config)\n"
-	       "  --config FILE   read FILE instead of the default config.ini\n\n"
+	       "  --config FILE   read FILE instead of the default config.ini\n"
+	       "  --adapter hciN  Bluetooth adapter to use (default: the first powered one)\n\n"
 	       "Files: sessions in $XDG_DATA_HOME/roller/sessions, what was synced per roller\n"
 	       "in $XDG_DATA_HOME/roller/sync/<ROLLER ID>.sync.\n\n"
 	       "Exit status: 0 synced (also when there was nothing new), 1 failure (the\n"
@@ -58,6 +59,7 @@ enum {
 	OPT_WAIT,
 	OPT_WEIGHT,
 	OPT_CONFIG,
+	OPT_ADAPTER,
 };
 
 static const struct option options[] = {
@@ -68,6 +70,7 @@ static const struct option options[] = {
 	{ "wait", required_argument, NULL, OPT_WAIT },
 	{ "body-weight", required_argument, NULL, OPT_WEIGHT },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "adapter", required_argument, NULL, OPT_ADAPTER },
 	{ 0 },
 };
 
@@ -282,6 +285,7 @@ int cmd_sync(int argc, char **argv)
 	struct sync *s = NULL;
 	sd_event_source *sig_int = NULL, *sig_term = NULL;
 	sigset_t mask;
+	const char *adapter = NULL;
 	char *slash;
 	int ch, r;
 
@@ -294,6 +298,9 @@ int cmd_sync(int argc, char **argv)
 			return APP_EXIT_OK;
 		case OPT_USB:
 			usb = true;
+			break;
+		case OPT_ADAPTER:
+			adapter = optarg;
 			break;
 		case OPT_ERASE:
 			erase = true;
@@ -372,6 +379,7 @@ int cmd_sync(int argc, char **argv)
 	strcpy(slash, "/sync");
 
 	opt.transport_options.address = address;
+	opt.transport_options.adapter = adapter;
 	opt.sessions_dir = sessions_dir;
 	opt.state_dir = state_dir;
 	opt.erase = erase;

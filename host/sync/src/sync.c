@@ -510,6 +510,18 @@ static int send_request(struct sync *s, struct proto_control_request *req)
 	return 0;
 }
 
+/* The transport is not up (yet, or any more): the Info frame can arrive before
+ * the Control Point is ready, and the link can drop between two requests. Wait
+ * for it as after a link loss; link_up() carries on from where we were. */
+static void wait_for_link(struct sync *s)
+{
+	s->transfer = false;
+	s->in_gap = false;
+	s->wait = WAIT_RECONNECT;
+	set_phase(s, SYNC_RECONNECTING);
+	arm_timer(s, s->opt.reconnect_timeout_ms);
+}
+
 static void request_log_info(struct sync *s)
 {
 	struct proto_control_request req = { .opcode = PROTO_OP_LOG_INFO };
@@ -517,7 +529,9 @@ static void request_log_info(struct sync *s)
 
 	set_phase(s, SYNC_LISTING);
 	r = send_request(s, &req);
-	if (r < 0)
+	if (r == -ENOTCONN)
+		wait_for_link(s);
+	else if (r < 0)
 		finish(s, r, "cannot ask the roller for its log: %s", strerror(-r));
 }
 
@@ -529,7 +543,9 @@ static void request_erase(struct sync *s)
 	req.u.log_erase.end_record = s->synced_to;
 	set_phase(s, SYNC_ERASING);
 	r = send_request(s, &req);
-	if (r < 0) {
+	if (r == -ENOTCONN) {
+		wait_for_link(s);
+	} else if (r < 0) {
 		s->result.erase_err = r;
 		finish(s, 0, NULL);
 	}
@@ -572,7 +588,9 @@ static void start_request_log_read(struct sync *s)
 	s->transfer = true;
 	set_phase(s, SYNC_DOWNLOADING);
 	r = send_request(s, &req);
-	if (r < 0)
+	if (r == -ENOTCONN)
+		wait_for_link(s);
+	else if (r < 0)
 		finish(s, r, "cannot ask the roller for its log records: %s", strerror(-r));
 }
 
@@ -750,6 +768,25 @@ static void on_response(struct sync *s, const uint8_t *buf, size_t len)
 
 /* ---- Transport events -------------------------------------------------------------------- */
 
+
+/* Reconnected (or connected at last): carry on from the first byte not
+ * received. Called on the Info frame and on the CONNECTED state, whichever
+ * comes first; the other finds nothing to do. */
+static void link_up(struct sync *s)
+{
+	if (s->wait != WAIT_RECONNECT)
+		return;
+	s->wait = WAIT_NONE;
+	disarm_timer(s);
+	if (s->phase == SYNC_ERASING) {
+		request_erase(s);
+	} else if (s->range_end == 0 && s->range_first == 0) {
+		request_log_info(s);
+	} else {
+		resume(s);
+	}
+}
+
 static void on_info(struct sync *s, const uint8_t *buf, size_t len)
 {
 	struct proto_info info;
@@ -801,18 +838,7 @@ static void on_info(struct sync *s, const uint8_t *buf, size_t len)
 		request_log_info(s);
 		return;
 	}
-	/* Reconnected: carry on from the first byte not received. */
-	if (s->wait == WAIT_RECONNECT) {
-		s->wait = WAIT_NONE;
-		disarm_timer(s);
-		if (s->phase == SYNC_ERASING) {
-			request_erase(s);
-		} else if (s->range_end == 0 && s->range_first == 0) {
-			request_log_info(s);
-		} else {
-			resume(s);
-		}
-	}
+	link_up(s);
 }
 
 static void on_frame(void *userdata, enum rlog_channel ch, const uint8_t *buf, size_t len,
@@ -852,6 +878,8 @@ static void on_state(void *userdata, enum transport_state st, int err, const cha
 		return;
 	case TRANSPORT_CONNECTED:
 		s->connected = true;
+		if (s->have_info)
+			link_up(s);
 		return;
 	case TRANSPORT_LINK_LOST:
 		s->connected = false;

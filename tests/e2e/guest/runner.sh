@@ -228,10 +228,16 @@ for name in "${E2E_SCENARIOS[@]}"; do
 done
 set +m
 
-# Daemons crashing during the scenarios is a failure too.
+# bluetoothd or btvirt dying during the scenarios is a failure too. btmon is
+# only the tracer (BlueZ 5.66's btmon has crashed on encrypted traces here):
+# its death is reported, the trace is incomplete, and nothing under test failed.
 for daemon in bluetoothd btvirt btmon; do
 	pid_var=${daemon}_pid
 	if _e2e_dead "${!pid_var}"; then
+		if [[ $daemon == btmon ]]; then
+			result "E2E-WARNING: btmon exited during the scenarios: btmon.txt is incomplete"
+			continue
+		fi
 		result "E2E-SCENARIO: daemons FAIL 0.00 s $daemon exited during the scenarios (see logs/$daemon*)"
 		failed=$((failed + 1))
 	fi

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # E2E_SCENARIO_BTVIRT is read by runner.sh
 # tests/e2e/scenarios/firmware.sh: the Roller firmware itself (device/zephyr
 # built for Zephyr's native_sim/native/64 board: Zephyr's BLE host, the GATT
 # glue and device/core in one Linux executable) on the peripheral controller,
@@ -42,8 +42,12 @@ FW_HEX_INFO="${FW_HEX}01 06 11 01 "
 FW_HEX_MEASUREMENT="${FW_HEX}01 01 [0-9a-f]{2} "
 FW_HEX_HOLD_START="${FW_HEX}01 02 09 01 "
 FW_HEX_HOLD_END="${FW_HEX}01 02 11 02 "
-# What `roller coach --json` prints for a hold start (ASSUMES, as roller.sh).
-FW_RE_HOLD_START='"(type|event)"[[:space:]]*:[[:space:]]*"hold[_-]?start"'
+# What `roller coach --json` prints (host/ui/src/json.c; as roller.sh).
+FW_RE_HOLD_START='"cue":"hold-start"'
+FW_RE_HOLD='"event":"hold"'
+FW_RE_DISCONNECTED='"event":"link","state":"lost"'
+FW_RE_RECONNECTED='"event":"link","state":"connected"'
+FW_RE_SUMMARY='"event":"summary"'
 
 # fw_scenario NAME TIMEOUT TITLE: e2e_scenario, plus the controllers the
 # firmware needs when it is given (nothing changes for the rig otherwise).
@@ -64,7 +68,7 @@ _fw_peripheral_known() { adapter_prop "$E2E_PERIPHERAL" org.bluez.Adapter1 Addre
 _fw_unconnected() { device_is "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Connected true && return 1 || return 0; }
 _fw_peripheral_off() { adapter_powered "$E2E_PERIPHERAL" && return 1 || return 0; }
 
-# fw_start [FIRMWARE_OPTION...]: take hci1 from bluetoothd (power off), start
+# fw_start: take hci1 from bluetoothd (power off), start
 # the firmware on it (log firmware.log, cursor "firmware") and wait until it
 # advertises.
 fw_start() {
@@ -93,7 +97,7 @@ fw_start() {
 	fi
 	cursor_open firmware "$E2E_SCENARIO_DIR/firmware.log"
 	local start=${EPOCHREALTIME/./}
-	start_bg firmware "$ROLLER_FIRMWARE_EXE" --bt-dev="$E2E_PERIPHERAL" --flash="$FW_FLASH" "$@"
+	start_bg firmware "$ROLLER_FIRMWARE_EXE" --bt-dev="$E2E_PERIPHERAL" --flash="$FW_FLASH"
 	cursor_wait firmware 'advertising \(extended\)|not started|not created|HCI driver open failed' 20 || {
 		bg_running firmware || e2e_fail "the firmware exited (firmware.log)"
 		e2e_fail "the firmware did not advertise within 20 s (firmware.log)"
@@ -181,8 +185,8 @@ fw_write() {
 		e2e_fail "write to $uuid: no answer in 30 s"
 }
 
-# fw_hex_bytes LINE: REPLY = the hex dump bytes of a bluetoothctl value line,
-# as an array in FW_BYTES.
+# fw_hex_bytes LINE: the hex dump bytes of a bluetoothctl value line, as an
+# array in FW_BYTES and as text ("01 04 05 ...") in FW_HEX_TEXT.
 fw_hex_bytes() {
 	local word
 	FW_BYTES=()
@@ -190,6 +194,7 @@ fw_hex_bytes() {
 		[[ $word =~ ^[0-9a-f]{2}$ ]] || break
 		FW_BYTES+=("$word")
 	done
+	FW_HEX_TEXT=${FW_BYTES[*]}
 }
 
 # fw_u32 INDEX: REPLY = the little-endian u32 at FW_BYTES[INDEX..INDEX+3].
@@ -200,7 +205,7 @@ fw_u32() {
 
 # fw_le BYTES VALUE: REPLY = VALUE as BYTES little-endian hex bytes ("2a 00 00 00").
 fw_le() {
-	local n=$1 v=$2 out= i
+	local n=$1 v=$2 out='' i
 	for ((i = 0; i < n; i++)); do
 		printf -v out '%s%s%02x' "$out" "${out:+ }" $((v & 255))
 		v=$((v >> 8))
@@ -316,17 +321,19 @@ scenario_fw_gatt() {
 	((${#FW_BYTES[@]} >= 16)) || e2e_fail "Info: short line"
 	# capabilities (offset 8, u16): IMU 0x01, LOG 0x02, RESEND 0x04, BATTERY 0x08.
 	local caps=$((16#${FW_BYTES[9]}${FW_BYTES[8]}))
-	((caps & 0x0f)) || e2e_fail "Info capabilities $caps: no IMU, LOG, RESEND, BATTERY"
+	(((caps & 0x0f) == 0x0f)) || e2e_fail "Info capabilities $caps: not IMU + LOG + RESEND + BATTERY"
 	e2e_metric info_capabilities "$caps"
 	fw_subscribe "$FW_UUID_MEASUREMENT"
 	ctl_wait central "$FW_HEX_MEASUREMENT" 15 || e2e_fail "no MEASUREMENT notification in 15 s"
-	e2e_step "Measurement notification: ${REPLY##*# }"
+	fw_hex_bytes "$REPLY"
+	e2e_step "Measurement notification: $FW_HEX_TEXT"
 	fw_unsubscribe "$FW_UUID_MEASUREMENT"
 	fw_subscribe "$FW_UUID_CONTROL"
 	fw_write "$FW_UUID_CONTROL" 01 03 02 01 07 # VERSION, token 7
 	[[ $REPLY != *"Failed to write"* ]] || e2e_fail "bonded control write refused: $REPLY"
 	ctl_wait central "${FW_HEX}01 04 0b 01 07 00 " 15 || e2e_fail "no VERSION response (token 7, OK) in 15 s"
-	e2e_step "Control Point: VERSION answered: ${REPLY##*# }"
+	fw_hex_bytes "$REPLY"
+	e2e_step "Control Point: VERSION answered: $FW_HEX_TEXT"
 	fw_disconnect
 	ctl_stop central
 	fw_stop
@@ -392,31 +399,35 @@ scenario_fw_log() {
 	fw_central
 	device_is "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Bonded true || e2e_fail "no bond with the firmware (fw_pair)"
 	fw_connect
-	fw_subscribe "$FW_UUID_CONTROL"
-	fw_subscribe "$FW_UUID_MEASUREMENT"
-	ctl_wait central "$FW_HEX_MEASUREMENT" 15 || e2e_fail "no MEASUREMENT notification"
-	fw_hex_bytes "$REPLY"
-	fw_u32 3
-	local first=$REPLY
-	e2e_step "live batch from sample $first"
 	# bluetoothctl prints the values of its selected attribute only: a second
 	# session watches Measurement (then Log) while "central" writes requests
 	# to the Control Point and reads their responses.
 	ctl_start watch "$E2E_CENTRAL_ADDR"
 	ctl_cmd watch "gatt.select-attribute $FW_UUID_MEASUREMENT"
 	ctl_wait watch "char[0-9a-f]{4}\]" 10 || e2e_fail "watch: cannot select Measurement"
+	fw_subscribe "$FW_UUID_CONTROL"
+	fw_subscribe "$FW_UUID_MEASUREMENT"
+	fw_select "$FW_UUID_CONTROL"
+	ctl_wait watch "$FW_HEX_MEASUREMENT" 15 || e2e_fail "no MEASUREMENT notification (ctl-watch.log)"
+	fw_hex_bytes "$REPLY"
+	fw_u32 3
+	local first=$REPLY
+	e2e_step "live batch from sample $first"
 	# Gap fill: RESEND_SAMPLES(first - 100, 20) from the RAM history.
 	local from=$((first > 100 ? first - 100 : 0))
 	fw_le 4 "$from"
 	local from_le=$REPLY
+	# shellcheck disable=SC2086  # one word per byte
 	fw_write "$FW_UUID_CONTROL" 01 03 08 0e 21 $from_le 14 00
 	ctl_wait central "${FW_HEX}01 04 (05 0e 21 00|03 0e 21 )" 15 || e2e_fail "no RESEND_SAMPLES response"
-	[[ $REPLY =~ 01\ 04\ 05\ 0e\ 21\ 00 ]] || e2e_fail "RESEND_SAMPLES refused: ${REPLY##*# }"
-	e2e_step "RESEND_SAMPLES($from, 20): ${REPLY##*# }"
+	fw_hex_bytes "$REPLY"
+	[[ $REPLY =~ 01\ 04\ 05\ 0e\ 21\ 00 ]] || e2e_fail "RESEND_SAMPLES refused: $FW_HEX_TEXT"
+	e2e_step "RESEND_SAMPLES($from, 20): $FW_HEX_TEXT"
 	# A re-sent batch: first_sample = from, flags (offset 11) with RESENT 0x08.
 	ctl_wait watch "${FW_HEX}01 01 [0-9a-f]{2} ${from_le} ([0-9a-f]{2} ){4}0[89a-f] " 20 ||
 		e2e_fail "no re-sent MEASUREMENT from sample $from (ctl-watch.log)"
-	e2e_step "re-sent batch: ${REPLY##*# }"
+	fw_hex_bytes "$REPLY"
+	e2e_step "re-sent batch: $FW_HEX_TEXT"
 	fw_unsubscribe "$FW_UUID_MEASUREMENT"
 	# Sync: LOG_INFO, then LOG_READ(first_record, 2, 0) on the Log characteristic.
 	fw_subscribe "$FW_UUID_LOG"
@@ -425,7 +436,7 @@ scenario_fw_log() {
 	fw_write "$FW_UUID_CONTROL" 01 03 02 09 22
 	ctl_wait central "${FW_HEX}01 04 (0d 09 22 00|03 09 22 )" 15 || e2e_fail "no LOG_INFO response"
 	fw_hex_bytes "$REPLY"
-	((${#FW_BYTES[@]} >= 16)) || e2e_fail "LOG_INFO refused: ${REPLY##*# }"
+	((${#FW_BYTES[@]} >= 16)) || e2e_fail "LOG_INFO refused: $FW_HEX_TEXT"
 	fw_u32 6
 	local first_record=$REPLY
 	fw_u32 10
@@ -433,14 +444,17 @@ scenario_fw_log() {
 	e2e_step "LOG_INFO: records $first_record..$end_record, $sessions sessions"
 	e2e_metric log_records $((end_record - first_record))
 	fw_le 4 "$first_record"
+	# shellcheck disable=SC2086  # one word per byte
 	fw_write "$FW_UUID_CONTROL" 01 03 0a 0a 23 $REPLY 02 00 00 00
 	ctl_wait central "${FW_HEX}01 04 (07 0a 23 00|03 0a 23 )" 15 || e2e_fail "no LOG_READ response"
-	[[ $REPLY =~ 01\ 04\ 07\ 0a\ 23\ 00 ]] || e2e_fail "LOG_READ refused: ${REPLY##*# }"
-	e2e_step "LOG_READ: ${REPLY##*# }"
+	fw_hex_bytes "$REPLY"
+	[[ $REPLY =~ 01\ 04\ 07\ 0a\ 23\ 00 ]] || e2e_fail "LOG_READ refused: $FW_HEX_TEXT"
+	e2e_step "LOG_READ: $FW_HEX_TEXT"
 	# The transfer ends with a LOG_CHUNK carrying END (flags 0x02 or 0x03).
 	ctl_wait watch "${FW_HEX}01 05 [0-9a-f]{2} ([0-9a-f]{2} ){6}0[23] " 30 ||
 		e2e_fail "no LOG_CHUNK with END in 30 s (ctl-watch.log)"
-	e2e_step "last LOG_CHUNK: ${REPLY##*# }"
+	fw_hex_bytes "$REPLY"
+	e2e_step "last LOG_CHUNK: $FW_HEX_TEXT"
 	ctl_stop watch
 	fw_disconnect
 	ctl_stop central
@@ -481,45 +495,90 @@ fw_scenario fw_roller_scan 90 "roller scan finds the firmware"
 scenario_fw_roller_scan() {
 	fw_roller_cmd scan
 	fw_start
-	fw_roller scan 40 scan --timeout 20 || true
+	fw_roller scan 60 scan --timeout 20 || e2e_fail "roller scan exited with $E2E_STATUS (scan.log)"
 	wait_for_line "$E2E_SCENARIO_DIR/scan.log" "$E2E_PERIPHERAL_ADDR" 0 ||
 		e2e_fail "roller scan did not list $E2E_PERIPHERAL_ADDR (scan.log)"
+	e2e_step "listed: $REPLY"
 	fw_stop
 }
 
-fw_scenario fw_roller_pair 120 "roller pair with the firmware (already bonded by fw_pair: says so, no new Pair)"
+fw_scenario fw_roller_pair 120 "roller pair with the firmware (bonded by fw_pair already: no second Pair), default roller"
 scenario_fw_roller_pair() {
 	fw_roller_cmd pair
 	fw_start
 	fw_roller pair 60 pair "$E2E_PERIPHERAL_ADDR" || e2e_fail "roller pair exited with $E2E_STATUS (pair.log)"
 	device_is "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Bonded true || e2e_fail "not Bonded after roller pair"
+	device_is "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Trusted true || e2e_fail "not Trusted after roller pair"
+	fw_cleanup
 	fw_stop
 }
 
-fw_scenario fw_roller_coach 180 "roller coach <addr> --json against the firmware: a hold starts"
+# fw_coach_start: `roller coach <addr> --json --adapter hci0` in the
+# background (log coach.log, cursor "coach"); SKIP when roller says its
+# Bluetooth transport is missing.
+fw_coach_start() {
+	fw_roller_cmd coach
+	local adapter=$REPLY
+	cursor_open coach "$E2E_SCENARIO_DIR/coach.log"
+	# shellcheck disable=SC2086  # adapter options
+	start_bg coach "$ROLLER_BIN" coach "$E2E_PERIPHERAL_ADDR" --json $adapter
+	cursor_wait coach "$FW_RE_HOLD_START|not available in this build" 150 ||
+		e2e_fail "no hold-start cue from roller coach in 150 s (coach.log)"
+	[[ $REPLY != *"not available in this build"* ]] || e2e_skip "roller coach <addr>: $REPLY"
+	e2e_step "hold started"
+}
+
+fw_scenario fw_roller_coach 240 "roller coach <addr> --json against the firmware: a hold starts and ends"
 scenario_fw_roller_coach() {
 	fw_roller_cmd coach
 	fw_start
-	cursor_open coach "$E2E_SCENARIO_DIR/coach.log"
-	local adapter
-	fw_roller_cmd coach
-	adapter=$REPLY
-	# shellcheck disable=SC2086  # adapter options
-	start_bg coach "$ROLLER_BIN" coach "$E2E_PERIPHERAL_ADDR" --json $adapter
-	cursor_wait coach "$FW_RE_HOLD_START|not available in this build" 120 ||
-		e2e_fail "no hold start from roller coach in 120 s (coach.log)"
-	[[ $REPLY != *"not available in this build"* ]] || e2e_skip "roller coach <addr>: $REPLY"
-	e2e_step "hold started"
+	fw_coach_start
+	cursor_wait coach "$FW_RE_HOLD" 120 || e2e_fail "no hold result from roller coach in 120 s (coach.log)"
+	e2e_step "hold: $REPLY"
 	stop_bg coach INT
+	[[ $REPLY == 0 || $REPLY == 130 ]] || e2e_fail "roller coach exited with $REPLY on SIGINT"
+	fw_cleanup
 	fw_stop
 }
 
-fw_scenario fw_roller_sync 180 "roller sync downloads the sessions the firmware recorded (gap fill from the log)"
+fw_scenario fw_roller_reconnect 300 "roller coach: link dropped mid-session, reconnect on the bond, gap filled from the device"
+scenario_fw_roller_reconnect() {
+	fw_roller_cmd coach
+	fw_start
+	fw_coach_start
+	# The firmware goes on sampling (and recording); only the link drops.
+	# (A firmware stopped while connected would leave hci0 a dead link, see
+	# fw_start.)
+	dbus-send --system --print-reply --dest=org.bluez "/org/bluez/$E2E_CENTRAL/dev_${E2E_PERIPHERAL_ADDR//:/_}" \
+		org.bluez.Device1.Disconnect >/dev/null 2>&1
+	e2e_step "link dropped from hci0"
+	cursor_wait coach "$FW_RE_DISCONNECTED" 30 || e2e_fail "roller coach did not report the drop (coach.log)"
+	bg_running coach || e2e_fail "roller coach exited on the drop instead of reconnecting"
+	cursor_wait coach "$FW_RE_RECONNECTED" 90 || e2e_fail "roller coach did not reconnect in 90 s (coach.log)"
+	e2e_step "reconnected"
+	cursor_wait firmware 'connected \(bonded peer\)' 10 || e2e_fail "the firmware did not see the bonded peer again"
+	# Let the refill run, then end the session: the summary counts the gaps
+	# and the samples re-sent.
+	cursor_wait coach '"event":"(cue|phase|hold)"' 60 || e2e_fail "nothing from roller coach after the reconnect"
+	stop_bg coach INT
+	wait_for_line "$E2E_SCENARIO_DIR/coach.log" "$FW_RE_SUMMARY" 0 || e2e_fail "no summary from roller coach"
+	local summary=$REPLY
+	e2e_step "summary: $summary"
+	[[ $summary =~ \"gaps\":([0-9]+) ]] && e2e_metric gaps "${BASH_REMATCH[1]}"
+	[[ $summary =~ \"resent\":([0-9]+) ]] && e2e_metric resent "${BASH_REMATCH[1]}"
+	[[ $summary =~ \"samples_lost\":([0-9]+) ]] && e2e_metric samples_lost "${BASH_REMATCH[1]}"
+	[[ $summary =~ \"resent\":[1-9] ]] || e2e_fail "no sample re-sent after the drop: $summary"
+	fw_cleanup
+	fw_stop
+}
+
+fw_scenario fw_roller_sync 180 "roller sync downloads the sessions the firmware recorded (from its log)"
 scenario_fw_roller_sync() {
 	fw_roller_cmd sync
 	fw_start
-	fw_roller sync 120 sync "$E2E_PERIPHERAL_ADDR" || e2e_fail "roller sync exited with $E2E_STATUS (sync.log)"
+	fw_roller sync 150 sync "$E2E_PERIPHERAL_ADDR" --json || e2e_fail "roller sync exited with $E2E_STATUS (sync.log)"
 	"$ROLLER_BIN" sessions >"$E2E_SCENARIO_DIR/sessions.log" 2>&1 || e2e_fail "roller sessions failed"
 	wait_for_line "$E2E_SCENARIO_DIR/sessions.log" '[[:alnum:]]' 0 || e2e_fail "roller sessions lists nothing after sync"
+	fw_cleanup
 	fw_stop
 }
