@@ -90,21 +90,6 @@ static const char *input_str(uint8_t input)
 	return "?";
 }
 
-static const char *calibration_str(uint8_t cal)
-{
-	switch (cal) {
-	case PROTO_CAL_NONE:
-		return "none";
-	case PROTO_CAL_TARED:
-		return "tared";
-	case PROTO_CAL_VALID:
-		return "valid";
-	case PROTO_CAL_INVALID:
-		return "invalid";
-	}
-	return "?";
-}
-
 static void add_hex(struct line *l, const uint8_t *data, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -213,7 +198,7 @@ static void add_response(struct line *l, const struct proto_control_response *r)
 	case PROTO_OP_VERSION:
 		add(l, " proto=%u.%u fw=%u.%u.%u cal=%s caps=0x%04x", r->u.version.proto_major,
 		    r->u.version.proto_minor, r->u.version.fw_major, r->u.version.fw_minor,
-		    r->u.version.fw_patch, calibration_str(r->u.version.calibration),
+		    r->u.version.fw_patch, proto_calibration_str(r->u.version.calibration),
 		    r->u.version.capabilities);
 		break;
 	case PROTO_OP_CALIBRATE:
@@ -278,7 +263,7 @@ static void add_frame(struct line *l, const uint8_t *data, size_t len)
 		       "full_scale_dn=%u device_id=0x%08x",
 		    f.u.info.proto_major, f.u.info.proto_minor, f.u.info.fw_major, f.u.info.fw_minor,
 		    f.u.info.fw_patch, f.u.info.capabilities, f.u.info.sample_period_us,
-		    f.u.info.channels, calibration_str(f.u.info.calibration), f.u.info.full_scale,
+		    f.u.info.channels, proto_calibration_str(f.u.info.calibration), f.u.info.full_scale,
 		    f.u.info.device_id);
 		break;
 	case PROTO_TYPE_SESSION:
@@ -308,7 +293,7 @@ static void print_header(const char *path, const struct rlog_header *h)
 	       "grace %u ms  sample period %u us  calibration %s\n",
 	       proto_region_str(h->region), h->body_weight_dkg / 10.0, h->plan_reps, h->plan_hold_s,
 	       h->plan_rest_s, h->band_low_dn, h->band_high_dn, h->grace_ms, h->sample_period_us,
-	       calibration_str(h->calibration));
+	       proto_calibration_str(h->calibration));
 }
 
 static int dump(const char *path)

@@ -105,3 +105,18 @@ const char *proto_opcode_str(uint8_t opcode)
 	}
 	return "?";
 }
+
+const char *proto_calibration_str(uint8_t calibration)
+{
+	switch ((enum proto_calibration)calibration) {
+	case PROTO_CAL_NONE:
+		return "none";
+	case PROTO_CAL_TARED:
+		return "tared";
+	case PROTO_CAL_VALID:
+		return "valid";
+	case PROTO_CAL_INVALID:
+		return "invalid";
+	}
+	return "?";
+}

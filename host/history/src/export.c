@@ -26,22 +26,6 @@ static const char *source_str(uint8_t source)
 	}
 }
 
-static const char *calibration_str(uint8_t c)
-{
-	switch (c) {
-	case PROTO_CAL_NONE:
-		return "none";
-	case PROTO_CAL_TARED:
-		return "tared";
-	case PROTO_CAL_VALID:
-		return "valid";
-	case PROTO_CAL_INVALID:
-		return "invalid";
-	default:
-		return "?";
-	}
-}
-
 /* ---- CSV ------------------------------------------------------------------------ */
 
 /* A text field, quoted as RFC 4180 says. */
@@ -184,7 +168,7 @@ static struct json_object *session_object(const struct history_session *s)
 	snprintf(text, sizeof(text), "%u.%u", h->proto_major, h->proto_minor);
 	put_str(o, "protocol", text);
 	put_str(o, "region", proto_region_str(h->region));
-	put_str(o, "calibration", calibration_str(h->calibration));
+	put_str(o, "calibration", proto_calibration_str(h->calibration));
 	put_int(o, "sample_period_us", s->sample_period_us);
 	put_int(o, "first_sample", s->first_index);
 	put(o, "body_weight_kg", fixed(h->body_weight_dkg / 10.0, 1));

@@ -555,6 +555,8 @@ const char *proto_type_str(uint8_t type);
 const char *proto_event_str(uint8_t kind);
 const char *proto_opcode_str(uint8_t opcode);
 const char *proto_region_str(uint8_t region);
+/* "none", "tared", "valid", "invalid" (enum proto_calibration). */
+const char *proto_calibration_str(uint8_t calibration);
 /* Parses a region name as printed by proto_region_str. Returns 0 or -EINVAL. */
 int proto_region_parse(const char *name, uint8_t *region);
 

@@ -158,8 +158,9 @@ cursor_wait() {
 				fi
 				# [firmware hook] a file that grows faster than it is read
 				# (bluetoothctl printing notifications) must not keep the
-				# wait past its deadline.
-				if ((${EPOCHREALTIME/./} >= deadline)); then
+				# wait forever; 5 s of grace keep "read what is there" (a
+				# timeout of 0) working on ordinary files.
+				if ((${EPOCHREALTIME/./} >= deadline + 5000000)); then
 					chunk=
 					break
 				fi

@@ -464,7 +464,8 @@ scenario_fw_log() {
 # --- the roller host program against the firmware ---------------------------------
 
 # fw_roller_cmd CMD: SKIP unless ROLLER_BIN has the command CMD. REPLY = the
-# adapter options it takes (--adapter hci0 when its --help mentions it).
+# adapter options to put in front of it (`roller --adapter hci0 CMD ...`,
+# which roller's main.c accepts for every command that takes --adapter).
 fw_roller_cmd() {
 	e2e_require_bin ROLLER_BIN
 	local help
@@ -481,7 +482,7 @@ fw_roller() {
 	fw_roller_cmd "$cmd"
 	local adapter=$REPLY rc=0
 	# shellcheck disable=SC2086  # adapter options
-	timeout -k 5 "$limit" "$ROLLER_BIN" "$cmd" "$@" $adapter \
+	timeout -k 5 "$limit" "$ROLLER_BIN" $adapter "$cmd" "$@" \
 		<&"$E2E_SLEEP_FD" >>"$E2E_SCENARIO_DIR/$name.log" 2>&1 || rc=$?
 	if wait_for_line "$E2E_SCENARIO_DIR/$name.log" 'not available in this build' 0; then
 		e2e_skip "roller $cmd: $REPLY"
@@ -521,7 +522,7 @@ fw_coach_start() {
 	local adapter=$REPLY
 	cursor_open coach "$E2E_SCENARIO_DIR/coach.log"
 	# shellcheck disable=SC2086  # adapter options
-	start_bg coach "$ROLLER_BIN" coach "$E2E_PERIPHERAL_ADDR" --json $adapter
+	start_bg coach "$ROLLER_BIN" $adapter coach --json "$E2E_PERIPHERAL_ADDR"
 	cursor_wait coach "$FW_RE_HOLD_START|not available in this build" 150 ||
 		e2e_fail "no hold-start cue from roller coach in 150 s (coach.log)"
 	[[ $REPLY != *"not available in this build"* ]] || e2e_skip "roller coach <addr>: $REPLY"
@@ -557,9 +558,11 @@ scenario_fw_roller_reconnect() {
 	cursor_wait coach "$FW_RE_RECONNECTED" 90 || e2e_fail "roller coach did not reconnect in 90 s (coach.log)"
 	e2e_step "reconnected"
 	cursor_wait firmware 'connected \(bonded peer\)' 10 || e2e_fail "the firmware did not see the bonded peer again"
-	# Let the refill run, then end the session: the summary counts the gaps
-	# and the samples re-sent.
-	cursor_wait coach '"event":"(cue|phase|hold)"' 60 || e2e_fail "nothing from roller coach after the reconnect"
+	cursor_wait coach '"cue":"data-gap"' 30 || e2e_fail "roller coach saw no gap after the drop (coach.log)"
+	e2e_step "gap noticed: $REPLY"
+	# Let the refill run until the hold ends, then end the session: the
+	# summary counts the gaps and the samples re-sent.
+	cursor_wait coach "$FW_RE_HOLD" 120 || e2e_fail "the hold did not end in 120 s (coach.log)"
 	stop_bg coach INT
 	wait_for_line "$E2E_SCENARIO_DIR/coach.log" "$FW_RE_SUMMARY" 0 || e2e_fail "no summary from roller coach"
 	local summary=$REPLY
