@@ -63,37 +63,23 @@ struct read_options {
 	const char *device;
 };
 
+static int option_prop(sd_bus_message *m, const char *key, void *userdata)
+{
+	struct read_options *o = userdata;
+
+	if (strcmp(key, "offset") == 0)
+		return sd_bus_message_read(m, "v", "q", &o->offset);
+	if (strcmp(key, "mtu") == 0)
+		return sd_bus_message_read(m, "v", "q", &o->mtu);
+	if (strcmp(key, "device") == 0)
+		return sd_bus_message_read(m, "v", "o", &o->device);
+	return sd_bus_message_skip(m, "v");
+}
+
 static int parse_options(sd_bus_message *m, struct read_options *o)
 {
-	int r;
-
 	memset(o, 0, sizeof(*o));
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key;
-
-		r = sd_bus_message_read(m, "s", &key);
-		if (r < 0)
-			return r;
-		if (strcmp(key, "offset") == 0)
-			r = sd_bus_message_read(m, "v", "q", &o->offset);
-		else if (strcmp(key, "mtu") == 0)
-			r = sd_bus_message_read(m, "v", "q", &o->mtu);
-		else if (strcmp(key, "device") == 0)
-			r = sd_bus_message_read(m, "v", "o", &o->device);
-		else
-			r = sd_bus_message_skip(m, "v");
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	return sd_bus_message_exit_container(m);
+	return periph_read_dict(m, option_prop, o);
 }
 
 static struct periph_chr *chr_by_core_id(struct periph *p, enum core_char id)

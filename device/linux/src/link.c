@@ -90,7 +90,9 @@ static void device_remove(struct periph *p, int i)
 	memset(&p->devices[i], 0, sizeof(p->devices[i]));
 }
 
-static int read_device_props(sd_bus_message *m, struct periph_device *d)
+int periph_read_dict(sd_bus_message *m,
+		     int (*prop)(sd_bus_message *m, const char *key, void *userdata),
+		     void *userdata)
 {
 	int r;
 
@@ -98,29 +100,12 @@ static int read_device_props(sd_bus_message *m, struct periph_device *d)
 	if (r < 0)
 		return r;
 	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *s;
-		int b;
+		const char *key;
 
 		r = sd_bus_message_read(m, "s", &key);
 		if (r < 0)
 			return r;
-		if (strcmp(key, "Address") == 0) {
-			r = sd_bus_message_read(m, "v", "s", &s);
-			if (r >= 0)
-				snprintf(d->address, sizeof(d->address), "%s", s);
-		} else if (strcmp(key, "Connected") == 0) {
-			r = sd_bus_message_read(m, "v", "b", &b);
-			d->connected = b;
-		} else if (strcmp(key, "Paired") == 0) {
-			r = sd_bus_message_read(m, "v", "b", &b);
-			d->paired = b;
-		} else if (strcmp(key, "Bonded") == 0) {
-			r = sd_bus_message_read(m, "v", "b", &b);
-			d->bonded = b;
-			d->have_bonded = true;
-		} else {
-			r = sd_bus_message_skip(m, "v");
-		}
+		r = prop(m, key, userdata);
 		if (r < 0)
 			return r;
 		r = sd_bus_message_exit_container(m);
@@ -132,44 +117,64 @@ static int read_device_props(sd_bus_message *m, struct periph_device *d)
 	return sd_bus_message_exit_container(m);
 }
 
+static int device_prop(sd_bus_message *m, const char *key, void *userdata)
+{
+	struct periph_device *d = userdata;
+	const char *s;
+	int b = 0, r;
+
+	if (strcmp(key, "Address") == 0) {
+		r = sd_bus_message_read(m, "v", "s", &s);
+		if (r >= 0)
+			snprintf(d->address, sizeof(d->address), "%s", s);
+	} else if (strcmp(key, "Connected") == 0) {
+		r = sd_bus_message_read(m, "v", "b", &b);
+		d->connected = b;
+	} else if (strcmp(key, "Paired") == 0) {
+		r = sd_bus_message_read(m, "v", "b", &b);
+		d->paired = b;
+	} else if (strcmp(key, "Bonded") == 0) {
+		r = sd_bus_message_read(m, "v", "b", &b);
+		d->bonded = b;
+		d->have_bonded = true;
+	} else {
+		r = sd_bus_message_skip(m, "v");
+	}
+	return r;
+}
+
+static int read_device_props(sd_bus_message *m, struct periph_device *d)
+{
+	return periph_read_dict(m, device_prop, d);
+}
+
+static int adapter_prop(sd_bus_message *m, const char *key, void *userdata)
+{
+	struct periph *p = userdata;
+	const char *s;
+	int b = 0, r;
+
+	if (strcmp(key, "Address") == 0) {
+		r = sd_bus_message_read(m, "v", "s", &s);
+		if (r >= 0)
+			snprintf(p->adapter_address, sizeof(p->adapter_address), "%s", s);
+	} else if (strcmp(key, "Powered") == 0) {
+		r = sd_bus_message_read(m, "v", "b", &b);
+		if (r >= 0 && p->adapter_found && p->adapter_powered != !!b)
+			periph_log(p, 0, "%s powered %s", p->opt.adapter, b ? "on" : "off");
+		p->adapter_powered = b;
+	} else if (strcmp(key, "Pairable") == 0) {
+		r = sd_bus_message_read(m, "v", "b", &b);
+		p->adapter_pairable = b;
+	} else {
+		r = sd_bus_message_skip(m, "v");
+	}
+	return r;
+}
+
 static int read_adapter_props(sd_bus_message *m, struct periph *p)
 {
-	int r;
-
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
-	if (r < 0)
-		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *s;
-		int b;
-
-		r = sd_bus_message_read(m, "s", &key);
-		if (r < 0)
-			return r;
-		if (strcmp(key, "Address") == 0) {
-			r = sd_bus_message_read(m, "v", "s", &s);
-			if (r >= 0)
-				snprintf(p->adapter_address, sizeof(p->adapter_address), "%s", s);
-		} else if (strcmp(key, "Powered") == 0) {
-			r = sd_bus_message_read(m, "v", "b", &b);
-			if (r >= 0 && p->adapter_found && p->adapter_powered != !!b)
-				periph_log(p, 0, "%s powered %s", p->opt.adapter, b ? "on" : "off");
-			p->adapter_powered = b;
-		} else if (strcmp(key, "Pairable") == 0) {
-			r = sd_bus_message_read(m, "v", "b", &b);
-			p->adapter_pairable = b;
-		} else {
-			r = sd_bus_message_skip(m, "v");
-		}
-		if (r < 0)
-			return r;
-		r = sd_bus_message_exit_container(m);
-		if (r < 0)
-			return r;
-	}
-	if (r < 0)
-		return r;
-	return sd_bus_message_exit_container(m);
+	return periph_read_dict(m, adapter_prop, p);
 }
 
 /* ---- security ----------------------------------------------------------------- */

@@ -203,6 +203,13 @@ void gatt_link_down(struct periph *p);
 /* True if the method call comes from bluetoothd. */
 bool periph_from_bluez(const struct periph *p, sd_bus_message *m, sd_bus_error *error);
 
+/* Reads an a{sv} dictionary: calls prop for each key with the message at the
+ * variant, which prop must read or skip (sd_bus_message_skip(m, "v")).
+ * Returns 0 or the first negative errno from sd-bus or prop. */
+int periph_read_dict(sd_bus_message *m,
+		     int (*prop)(sd_bus_message *m, const char *key, void *userdata),
+		     void *userdata);
+
 /* link.c */
 int link_start(struct periph *p);
 /* Reads a GetManagedObjects reply: our adapter and its devices. Returns 0
