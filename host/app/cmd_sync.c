@@ -85,7 +85,17 @@ struct sync_cmd {
 	struct config cfg;
 	uint16_t weight_dkg;
 	struct timespec start;
+	/* From the first DOWNLOADING progress to the last record received. */
+	double download_start, download_end;
 };
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static const char *phase_text(enum sync_phase p)
 {
@@ -120,6 +130,11 @@ static void on_progress(void *userdata, const struct sync_progress *p)
 	char bar[31];
 	unsigned filled = 0;
 
+	if (p->phase == SYNC_DOWNLOADING) {
+		c->download_end = mono_s();
+		if (c->download_start == 0)
+			c->download_start = c->download_end;
+	}
 	if (c->json || !c->tty)
 		return;
 	if (p->records_total)
@@ -232,11 +247,14 @@ static void report(struct sync_cmd *c, const struct sync_result *r, const char *
 		json_object_object_add(s, "records", json_object_new_int64(r->records));
 		json_object_object_add(s, "bytes", json_object_new_int64((int64_t)r->bytes));
 		json_object_object_add(s, "seconds", json_object_new_double(secs));
+		json_object_object_add(s, "download_seconds",
+				       json_object_new_double(c->download_end - c->download_start));
 		json_object_object_add(s, "log_first", json_object_new_int64(r->log_first));
 		json_object_object_add(s, "log_end", json_object_new_int64(r->log_end));
 		json_object_object_add(s, "synced_to", json_object_new_int64(r->synced_to));
 		json_object_object_add(s, "recording_left",
 				       json_object_new_boolean(r->open_session_left));
+		json_object_object_add(s, "log_restarted", json_object_new_boolean(r->log_restarted));
 		json_object_object_add(s, "resumes", json_object_new_int((int)r->resumes));
 		json_object_object_add(s, "link_losses", json_object_new_int((int)r->link_losses));
 		json_object_object_add(s, "erased", json_object_new_boolean(r->erased));
@@ -252,6 +270,9 @@ static void report(struct sync_cmd *c, const struct sync_result *r, const char *
 	clear_progress(c);
 	if (r->device_id == 0)
 		return;
+	if (r->log_restarted)
+		printf("The roller's log starts again below what this computer synced before "
+		       "(its memory was erased or its firmware reflashed): syncing it from the start.\n");
 	printf("Roller %08X over %s: %u new session%s saved in %s", r->device_id,
 	       usb ? "USB" : "Bluetooth", r->sessions_written, r->sessions_written == 1 ? "" : "s", dir);
 	if (r->sessions_incomplete)

@@ -168,6 +168,28 @@ static void test_sync_skips_what_is_synced(void **state)
 	assert_all_stored(f, f->log_first, f->log_end);
 }
 
+/* The roller's flash was erased (or it was reflashed): its record numbers
+ * start again below what this host synced. Its sessions are not skipped. */
+static void test_sync_log_restarted(void **state)
+{
+	struct fixture *f = *state;
+	struct sync_result res;
+
+	assert_int_equal(sync_state_save(f->state, DEVICE_ID, f->log_end + 1000u), 0);
+	assert_int_equal(check_run_sync(&f->opt, &res, NULL), 0);
+	assert_true(res.log_restarted);
+	assert_int_equal(res.synced_before, f->log_end + 1000u);
+	assert_int_equal(res.sessions_written, 3);
+	assert_int_equal(res.records, f->truth_n);
+	assert_int_equal(state_of(f), f->log_end);
+	assert_all_stored(f, f->log_first, f->log_end);
+	/* And the next sync is an ordinary one. */
+	fake_transport_reset();
+	assert_int_equal(check_run_sync(&f->opt, &res, NULL), 0);
+	assert_false(res.log_restarted);
+	assert_int_equal(res.records, 0);
+}
+
 /* The state file is gone, the files are not: still no duplicates. */
 static void test_sync_lost_state_makes_no_duplicates(void **state)
 {
@@ -417,6 +439,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sync_downloads_every_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_skips_what_is_synced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_log_restarted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_lost_state_makes_no_duplicates, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sync_link_drop_at_every_chunk_usb, setup,

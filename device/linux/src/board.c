@@ -335,6 +335,15 @@ void board_free(struct periph *p)
 	trace_free(&b->trace);
 }
 
+bool board_source_done(const struct periph *p)
+{
+	const struct board *b = &p->board;
+
+	if (b->use_trace)
+		return !p->opt.trace_loop && b->trace_pos >= b->trace.count;
+	return simperson_phase(&b->person) == SIMPERSON_DONE;
+}
+
 /* xorshift32, seeded by --seed: reproducible. */
 static int32_t trace_noise(struct board *b)
 {

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,6 +68,85 @@ void periph_fatal(struct periph *p, const char *fmt, ...)
 	sd_event_exit(p->ev, 1);
 }
 
+/* ---- measurement aids: --flood, --prerecord ------------------------------------ */
+
+/*
+ * --flood BYTES: once a central listens on Log, send it BYTES of LOG_CHUNK
+ * frames, each as large as the MTU allows, as fast as the link takes them
+ * (the same gatt_notify() path and back-pressure as a real log transfer).
+ * The tests compare a sync's throughput with this ceiling.
+ */
+static void flood_pump(struct periph *p)
+{
+	static uint8_t data[PROTO_CHUNK_DATA_MAX];
+	uint8_t frame[PROTO_FRAME_ABS_MAX];
+
+	while (p->flood_left > 0) {
+		struct proto_log_chunk chunk = { 0 };
+		size_t cap = proto_log_chunk_capacity(p->mtu), len;
+		int r;
+
+		if (cap > p->flood_left)
+			cap = p->flood_left;
+		if (cap == 0)
+			return;
+		for (size_t i = 0; i < cap; i++)
+			data[i] = (uint8_t)(p->flood_sent + i);
+		chunk.record = p->flood_record;
+		chunk.len = (uint8_t)cap;
+		chunk.data = data;
+		chunk.flags = cap == p->flood_left ? PROTO_CHUNK_LAST_IN_RECORD | PROTO_CHUNK_END : 0;
+		if (proto_log_chunk_encode(&chunk, frame, sizeof(frame), &len) < 0)
+			return;
+		r = gatt_notify(p, CORE_CHAR_LOG, frame, len);
+		if (r < 0)
+			return; /* -ENOTCONN: nobody listens yet; -EAGAIN: retried */
+		if (p->flood_sent == 0)
+			p->flood_t0_us = mono_us();
+		p->flood_sent += cap;
+		p->flood_left -= (uint32_t)cap;
+		p->flood_record++;
+		if (p->flood_left == 0)
+			periph_log(p, 0, "flood: %" PRIu64 " bytes of Log chunks handed to BlueZ in %.3f s",
+				   p->flood_sent, (double)(mono_us() - p->flood_t0_us) / 1e6);
+	}
+}
+
+/*
+ * --prerecord: before serving, play the simulated person's whole plan (or
+ * the trace) as fast as the CPU goes with no host connected, and then the
+ * empty roller until the automatic session ends: the log then holds one
+ * complete session recorded on the roller's own.
+ */
+#define PRERECORD_MAX_S (4u * 3600u)
+
+static int prerecord(struct periph *p)
+{
+	uint64_t limit = (uint64_t)PRERECORD_MAX_S * 1000000u / p->board.period_us, n;
+	uint32_t first, end;
+	uint16_t sessions;
+	bool recorded = false;
+
+	for (n = 0; n < limit; n++) {
+		board_step(p);
+		core_poll(&p->core, p->board.now_ms);
+		if (core_session_active(&p->core, NULL))
+			recorded = true;
+		else if (recorded && board_source_done(p))
+			break;
+	}
+	if (n == limit || core_log_info(&p->core, &first, &end, &sessions) < 0) {
+		periph_log(p, 0, "--prerecord: no complete session after %u s of device time",
+			   PRERECORD_MAX_S);
+		return -ETIME;
+	}
+	p->sample_base = p->board.samples;
+	periph_log(p, 0, "prerecorded %.1f s of device time: the log holds records %" PRIu32
+		   "..%" PRIu32 " (%u session%s)", (double)p->board.now_ms / 1000.0, first, end,
+		   sessions, sessions == 1 ? "" : "s");
+	return 0;
+}
+
 /* ---- the core's clock: samples ------------------------------------------------ */
 
 static int poll_now(sd_event_source *s, void *userdata)
@@ -75,6 +155,7 @@ static int poll_now(sd_event_source *s, void *userdata)
 
 	(void)s;
 	core_poll(&p->core, p->board.now_ms);
+	flood_pump(p);
 	return 0;
 }
 
@@ -86,7 +167,8 @@ void periph_poll_soon(struct periph *p)
 
 static uint64_t sample_due_us(const struct periph *p, uint64_t sample)
 {
-	return p->start_us + (uint64_t)llround((double)sample * p->board.period_us / p->opt.speed);
+	return p->start_us + (uint64_t)llround((double)(sample - p->sample_base) *
+					       p->board.period_us / p->opt.speed);
 }
 
 static int sample_tick(sd_event_source *s, uint64_t usec, void *userdata)
@@ -97,7 +179,11 @@ static int sample_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 	(void)usec;
 	while (sample_due_us(p, p->board.samples) <= now && n < MAX_CATCH_UP) {
+		uint32_t index = core_next_sample(&p->core);
+
 		board_step(p);
+		if (p->timestamps)
+			fprintf(p->timestamps, "%" PRIu32 " %" PRIu64 "\n", index, now);
 		n++;
 	}
 	if (n == MAX_CATCH_UP) {
@@ -106,11 +192,13 @@ static int sample_tick(sd_event_source *s, uint64_t usec, void *userdata)
 					     p->board.period_us);
 
 		periph_log(p, 0, "cannot keep up with --speed %g: skipping %llu samples",
-			   p->opt.speed, (unsigned long long)(behind - p->board.samples));
-		p->start_us = now - (uint64_t)llround((double)p->board.samples *
+			   p->opt.speed,
+			   (unsigned long long)(behind - (p->board.samples - p->sample_base)));
+		p->start_us = now - (uint64_t)llround((double)(p->board.samples - p->sample_base) *
 						      p->board.period_us / p->opt.speed);
 	}
 	core_poll(&p->core, p->board.now_ms);
+	flood_pump(p);
 	sd_event_source_set_time(s, sample_due_us(p, p->board.samples));
 	sd_event_source_set_enabled(s, SD_EVENT_ON);
 	return 0;
@@ -137,8 +225,11 @@ static int core_start(struct periph *p)
 	int r;
 
 	r = board_init(p);
+	if (r == 0 && p->opt.prerecord && !p->active_once)
+		r = prerecord(p);
 	if (r)
 		return r;
+	p->flood_left = p->opt.flood_bytes;
 	if (core_battery(&p->core, &mv, &percent) == 0)
 		p->battery_percent = percent;
 	r = gatt_export(p);
@@ -156,7 +247,7 @@ static int core_start(struct periph *p)
 		r = sd_event_source_set_enabled(p->poll_event, SD_EVENT_OFF);
 	if (r >= 0)
 		r = sd_event_add_time(p->ev, &p->sample_timer, CLOCK_MONOTONIC,
-				      sample_due_us(p, 0), 1, sample_tick, p);
+				      sample_due_us(p, p->board.samples), 1, sample_tick, p);
 	if (r >= 0)
 		r = sd_event_add_time_relative(p->ev, &p->battery_timer, CLOCK_MONOTONIC,
 					       BATTERY_PERIOD_US, 1000, battery_tick, p);
@@ -448,6 +539,11 @@ static void usage(FILE *f)
 		"  -n, --name NAME        advertised name, at most %u bytes (default Roller)\n"
 		"      --storage FILE     keep the roller's flash (calibration, sessions) in FILE\n"
 		"      --notify-fd        offer AcquireNotify for Measurement and Log\n"
+		"      --prerecord        first play the whole plan (or trace) with no host,\n"
+		"                         at full CPU speed: the log holds a session to sync\n"
+		"      --timestamps FILE  write \"sample-index monotonic-us\" per sample to FILE\n"
+		"      --flood BYTES      send BYTES of Log chunks as fast as the link takes\n"
+		"                         them once a central listens (a throughput ceiling)\n"
 		"  -v, --verbose          more messages (twice: every read and write)\n"
 		"  -h, --help             this help\n"
 		"\n"
@@ -457,7 +553,7 @@ static void usage(FILE *f)
 
 static int parse_options(struct periph_options *o, int argc, char **argv)
 {
-	enum { OPT_LOOP = 256, OPT_STORAGE, OPT_NOTIFY_FD };
+	enum { OPT_LOOP = 256, OPT_STORAGE, OPT_NOTIFY_FD, OPT_PRERECORD, OPT_TIMESTAMPS, OPT_FLOOD };
 	static const struct option longopts[] = {
 		{ "adapter", required_argument, NULL, 'a' },
 		{ "seed", required_argument, NULL, 's' },
@@ -468,6 +564,9 @@ static int parse_options(struct periph_options *o, int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "storage", required_argument, NULL, OPT_STORAGE },
 		{ "notify-fd", no_argument, NULL, OPT_NOTIFY_FD },
+		{ "prerecord", no_argument, NULL, OPT_PRERECORD },
+		{ "timestamps", required_argument, NULL, OPT_TIMESTAMPS },
+		{ "flood", required_argument, NULL, OPT_FLOOD },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -523,6 +622,21 @@ static int parse_options(struct periph_options *o, int argc, char **argv)
 			break;
 		case OPT_NOTIFY_FD:
 			o->notify_fd = true;
+			break;
+		case OPT_PRERECORD:
+			o->prerecord = true;
+			break;
+		case OPT_TIMESTAMPS:
+			o->timestamps_path = optarg;
+			break;
+		case OPT_FLOOD:
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || v == 0 || v > 100000000ul) {
+				fprintf(stderr, "roller-periph: --flood wants a byte count, 1..100000000\n");
+				return 2;
+			}
+			o->flood_bytes = (uint32_t)v;
 			break;
 		case 'v':
 			o->verbose++;
@@ -590,6 +704,16 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (p.opt.timestamps_path) {
+		p.timestamps = fopen(p.opt.timestamps_path, "we");
+		if (!p.timestamps) {
+			fprintf(stderr, "roller-periph: --timestamps %s: %s\n", p.opt.timestamps_path,
+				strerror(errno));
+			trace_free(&p.board.trace);
+			return 1;
+		}
+	}
+
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -642,6 +766,11 @@ int main(int argc, char **argv)
 	p.agent_slot = sd_bus_slot_unref(p.agent_slot);
 	link_free(&p);
 	board_free(&p);
+	if (p.timestamps && fclose(p.timestamps) != 0) {
+		fprintf(stderr, "roller-periph: --timestamps %s: %s\n", p.opt.timestamps_path,
+			strerror(errno));
+		p.exit_code = 1;
+	}
 	sd_bus_flush_close_unref(p.bus);
 	sd_event_unref(p.ev);
 	return p.exit_code;

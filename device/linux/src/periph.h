@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -53,6 +54,10 @@ struct periph_options {
 	bool notify_fd;         /* offer AcquireNotify on Measurement and Log */
 	uint16_t body_weight_kg;
 	int verbose;
+	/* Measurement aids (device/linux/README.md, used by tests/e2e). */
+	bool prerecord;              /* fast-forward the person with no host first */
+	const char *timestamps_path; /* "index mono_us" per sample, or NULL */
+	uint32_t flood_bytes;        /* Log notification flood size; 0 = none */
 };
 
 struct trace {
@@ -126,6 +131,7 @@ struct periph_chr {
 	bool awaiting_confirm;
 	sd_event_source *confirm_timer;
 	uint64_t sent;              /* notifications / indications handed to BlueZ */
+	uint32_t xfer_chunks;       /* Log: chunks of the transfer in progress (-v) */
 	sd_bus_slot *slot;
 };
 
@@ -178,6 +184,13 @@ struct periph {
 	sd_event_source *retry_timer;
 	sd_event_source *battery_timer;
 	uint8_t battery_percent;
+	uint64_t sample_base;       /* samples produced before the timer started */
+	FILE *timestamps;           /* --timestamps */
+
+	/* --flood: Log chunks still to send, and what was sent. */
+	uint32_t flood_left;
+	uint32_t flood_record;
+	uint64_t flood_sent, flood_t0_us;
 
 	struct periph_chr *chrs;
 	size_t n_chrs;
@@ -243,6 +256,8 @@ int board_init(struct periph *p);
 void board_free(struct periph *p);
 /* Produces one sample and hands it to the core. */
 void board_step(struct periph *p);
+/* True once the person's plan (or the trace without --loop) is over. */
+bool board_source_done(const struct periph *p);
 
 /* trace.c */
 /* Reads a trace file. Returns 0, -errno from open/read, -EBADMSG with a

@@ -704,7 +704,15 @@ static void on_response(struct sync *s, const uint8_t *buf, size_t len)
 		s->result.log_end = rsp.u.log_info.end_record;
 		s->result.log_sessions = rsp.u.log_info.sessions;
 		if (s->range_end == 0 && s->range_first == 0) {
-			/* First listing of this run. */
+			/* First listing of this run. Record numbers never go back
+			 * on a roller, unless its flash was erased or it was
+			 * reflashed: then its log starts again and is synced
+			 * whole (the files kept here stay; their names carry the
+			 * session's start time, so they do not collide). */
+			if (s->synced_to > rsp.u.log_info.end_record) {
+				s->result.log_restarted = true;
+				s->synced_to = rsp.u.log_info.first_record;
+			}
 			s->range_end = rsp.u.log_info.end_record;
 			s->range_first = s->synced_to > rsp.u.log_info.first_record ?
 						 s->synced_to : rsp.u.log_info.first_record;

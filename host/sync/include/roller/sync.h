@@ -23,6 +23,9 @@
  * derived from the roller and the record number, so even a lost state file
  * cannot produce duplicate sessions (an existing file counts as synced).
  *
+ * A roller whose log ends below synced_to (flash erased, firmware
+ * reflashed) has started its numbering again: its log is synced whole.
+ *
  * A session still open at the end of the log (being recorded, no SESSION
  * END yet) is not stored and not counted as synced: the next sync gets it
  * whole. Records whose SESSION START was recycled on the roller are stored
@@ -90,6 +93,8 @@ struct sync_result {
 	unsigned sessions_incomplete; /* of those, stored as incomplete */
 	unsigned sessions_existing;   /* file already there: counted as synced */
 	bool open_session_left;   /* the last session is still being recorded */
+	bool log_restarted;       /* the roller's log ends below synced_before: its
+				   * flash was erased or reflashed; synced whole */
 	unsigned resumes;         /* LOG_READ issued again (gap, link loss, early END) */
 	unsigned gaps;            /* bad or unexpected chunks */
 	unsigned link_losses;
