@@ -213,7 +213,7 @@ int history_sync(struct sindex *ix, const char *dir, bool reindex,
 			if (stat(path, &st) < 0)
 				why = -errno;
 			else if (!S_ISDIR(st.st_mode))
-				why = -EINVAL;
+				why = -ESPIPE; /* a pipe, socket or device */
 			result->skipped++;
 			if (skipped)
 				skipped(userdata, path, why);

@@ -613,6 +613,8 @@ const char *history_strerror(int err)
 		return "no such file";
 	case -EISDIR:
 		return "is a directory, not a session log";
+	case -ESPIPE:
+		return "not a regular file (a pipe, socket or device), not a session log";
 	case -EILSEQ:
 		return "damaged: a record in the middle of the log fails its check";
 	case -EBADMSG:
