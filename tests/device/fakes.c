@@ -151,7 +151,7 @@ static int link_notify(void *ctx, enum core_char ch, const uint8_t *buf, size_t 
 	f->calls++;
 	if ((unsigned)ch < CORE_CHAR_COUNT && f->unsubscribed[ch])
 		return -ENOTCONN;
-	if (f->busy)
+	if (f->busy || ((unsigned)ch < CORE_CHAR_COUNT && f->busy_char[ch]))
 		return -EAGAIN;
 	if (f->accept_budget == 0)
 		return -EAGAIN;
@@ -347,6 +347,8 @@ void rig_reboot(struct rig *r)
 
 void rig_poll(struct rig *r)
 {
+	if (r->link.per_poll > 0)
+		r->link.accept_budget = r->link.per_poll;
 	(void)core_poll(&r->core, r->clock.now);
 }
 
@@ -360,7 +362,10 @@ static void advance(struct rig *r)
 void rig_sample_counts(struct rig *r, const int32_t *counts, int32_t gyro)
 {
 	core_on_sample(&r->core, counts, r->opt.channels, gyro);
-	rig_poll(r);
+	if (++r->unpolled >= r->poll_every) {
+		r->unpolled = 0;
+		rig_poll(r);
+	}
 	advance(r);
 	r->sample_no++;
 }

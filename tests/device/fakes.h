@@ -65,7 +65,11 @@ struct fake_link {
 	size_t dropped;           /* beyond FAKE_LINK_MAX_FRAMES */
 	uint16_t mtu;
 	bool busy;                /* notify() answers -EAGAIN */
+	bool busy_char[CORE_CHAR_COUNT]; /* -EAGAIN on that char only */
 	int accept_budget;        /* >= 0: accept this many, then -EAGAIN */
+	int per_poll;             /* > 0: rig_poll() sets accept_budget to this
+				   * first (a link that takes per_poll
+				   * notifications between two polls) */
 	bool unsubscribed[CORE_CHAR_COUNT]; /* -ENOTCONN on that char */
 	unsigned calls;
 	bool oversize;            /* a frame longer than MTU - 3 was offered */
@@ -123,6 +127,10 @@ struct rig {
 	int32_t offset[PORT_FORCE_MAX_CHANNELS]; /* zero-load counts per channel */
 	uint32_t sample_no;
 	uint8_t token;
+	unsigned poll_every;       /* > 1: rig_sample*() polls after every
+				    * poll_every-th sample only (a board that
+				    * polls less often than it samples) */
+	unsigned unpolled;         /* samples since the last such poll */
 };
 
 /* Sets up fakes and a config (core_config_defaults, stuck detection off,
@@ -136,7 +144,8 @@ void rig_reboot(struct rig *r);
 
 /* One sample of total force dn (decinewtons, through the default scale)
  * and gyro (mdps, or CORE_GYRO_ABSENT); advances the clock by one period
- * (rounded down to ms, with the remainder carried) and polls the core. */
+ * (rounded down to ms, with the remainder carried) and polls the core
+ * (see poll_every). */
 void rig_sample(struct rig *r, int32_t dn, int32_t gyro);
 /* n identical samples. */
 void rig_samples(struct rig *r, size_t n, int32_t dn, int32_t gyro);

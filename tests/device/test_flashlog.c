@@ -205,6 +205,294 @@ static void test_log_read_ranges_and_resume(void **state)
 	}
 }
 
+/* ---- the link shared by a log transfer and the live stream ----------------- */
+
+/* A long automatic session: about 20 records, 560 chunks at MTU 23. */
+static int record_long_session(void)
+{
+	rig_setup(&rig, NULL, false);
+	rig_start(&rig);
+	rig_samples(&rig, 10, 0, 0);
+	rig_samples(&rig, 2000, 2000, 0);
+	rig_samples(&rig, 100, 0, 0);
+	rig_idle_ms(&rig, 61000);
+	return 0;
+}
+
+/* What the host sees of the live stream: samples received, the gaps in
+ * first_sample, and what COUNTERS / QUEUE_OVERFLOW said about them. */
+struct live_view {
+	uint32_t next;           /* first sample not seen yet */
+	uint32_t received;
+	uint32_t gaps;           /* samples skipped by first_sample */
+	size_t frames;
+	uint32_t counters_dropped; /* samples_dropped of the last COUNTERS */
+	bool overflow_reported;
+};
+
+/* The transfer as the host reassembles it: every chunk must start at the
+ * first byte not received (a gap is a failure here, never resumed). */
+struct xfer_view {
+	uint8_t (*recs)[PROTO_FRAME_MAX];
+	uint8_t *lens;
+	uint32_t *nums;
+	size_t n;
+	uint16_t off;
+	size_t chunks;
+	bool end;
+};
+
+static void take_frames(struct live_view *lv, struct xfer_view *xv)
+{
+	size_t i;
+
+	for (i = 0; i < rig.link.n; i++) {
+		struct fake_frame *f = &rig.link.frames[i];
+
+		if (f->ch == CORE_CHAR_LOG) {
+			struct proto_log_chunk ch;
+
+			assert_false(xv->end);
+			assert_int_equal(proto_log_chunk_decode(f->buf, f->len, &ch), 0);
+			xv->chunks++;
+			if (ch.len) {
+				assert_true(xv->n < RIG_MAX_RECORDS);
+				assert_int_equal(ch.offset, xv->off);
+				if (xv->off == 0)
+					xv->nums[xv->n] = ch.record;
+				assert_int_equal(ch.record, xv->nums[xv->n]);
+				memcpy(xv->recs[xv->n] + ch.offset, ch.data, ch.len);
+				xv->off = (uint16_t)(xv->off + ch.len);
+				if (ch.flags & PROTO_CHUNK_LAST_IN_RECORD) {
+					xv->lens[xv->n++] = (uint8_t)xv->off;
+					xv->off = 0;
+				}
+			}
+			if (ch.flags & PROTO_CHUNK_END)
+				xv->end = true;
+		} else if (f->ch == CORE_CHAR_MEASUREMENT) {
+			struct proto_measurement m;
+
+			assert_int_equal(proto_measurement_decode(f->buf, f->len, &m), 0);
+			assert_false(m.flags & PROTO_MEAS_RESENT);
+			assert_true(proto_seq_diff(lv->next, m.first_sample) >= 0);
+			lv->gaps += m.first_sample - lv->next;
+			lv->received += m.count;
+			lv->next = m.first_sample + m.count;
+			lv->frames++;
+		} else if (f->ch == CORE_CHAR_EVENT && f->buf[1] == PROTO_TYPE_EVENT) {
+			struct proto_event e;
+
+			assert_int_equal(proto_event_decode(f->buf, f->len, &e), 0);
+			if (e.kind == PROTO_EVENT_COUNTERS)
+				lv->counters_dropped = e.u.counters.samples_dropped;
+			if (e.kind == PROTO_EVENT_ERROR && e.u.error.code == PROTO_ERR_QUEUE_OVERFLOW)
+				lv->overflow_reported = true;
+		}
+	}
+	fake_link_clear(&rig.link);
+}
+
+/*
+ * The host syncs the log (LOG_READ to the end) while the person keeps
+ * rolling at the full sample rate, over a link that takes `per_poll`
+ * notifications between two polls (then -EAGAIN) and a board that polls
+ * after every `poll_every` samples. The transfer must arrive whole, in
+ * order, without a gap or a resume, within a bound on polls; the response
+ * comes at once; live samples keep flowing and every one of them either
+ * arrives or is counted as dropped and reported.
+ */
+static void log_read_under_live_stream(uint16_t mtu, unsigned poll_every, int per_poll,
+				       bool saturated)
+{
+	static uint8_t full[RIG_MAX_RECORDS][PROTO_FRAME_MAX];
+	static uint8_t full_len[RIG_MAX_RECORDS];
+	struct proto_control_request q;
+	struct proto_control_response rsp;
+	struct core_counters before, after;
+	struct live_view lv;
+	struct xfer_view xv;
+	size_t cap = proto_log_chunk_capacity(mtu), need = 0, polls = 0, bound;
+	uint32_t first_live;
+	int n, i;
+
+	record_long_session();
+	rig_connect(&rig, mtu);
+	n = read_all(); /* the reference, over an idle link */
+	assert_true(n >= 15);
+	memcpy(full, recs, sizeof(full));
+	memcpy(full_len, lens, sizeof(full_len));
+	for (i = 0; i < n; i++)
+		need += (full_len[i] + cap - 1u) / cap;
+	fake_link_clear(&rig.link);
+	core_counters(&rig.core, &before);
+	first_live = core_next_sample(&rig.core);
+	memset(&lv, 0, sizeof(lv));
+	lv.next = first_live;
+	memset(&xv, 0, sizeof(xv));
+	xv.recs = recs;
+	xv.lens = lens;
+	xv.nums = nums;
+
+	rig.poll_every = poll_every;
+	rig.link.per_poll = per_poll;
+	/* the stream is running when the request comes */
+	rig_samples(&rig, 20u * poll_every, 2000, 0);
+	take_frames(&lv, &xv);
+	memset(&q, 0, sizeof(q));
+	q.opcode = PROTO_OP_LOG_READ;
+	q.u.log_read.first_record = nums[0];
+	/* rig_request polls once: the response must be in that poll */
+	assert_int_equal(rig_request(&rig, &q, &rsp), PROTO_STATUS_OK);
+	assert_int_equal(rsp.u.log_read.records, n);
+	polls = 1;
+	take_frames(&lv, &xv);
+	/* Guaranteed progress: at least every second notification the link
+	 * takes while live frames wait is a chunk. */
+	bound = (2u * need + (size_t)per_poll - 1u) / (size_t)per_poll + 16u;
+	while (!xv.end && polls <= bound) {
+		rig_samples(&rig, poll_every, 2000, 0); /* exactly one poll */
+		polls++;
+		take_frames(&lv, &xv);
+	}
+	assert_true(xv.end);
+	assert_true(polls <= bound);
+	assert_int_equal(xv.chunks, need); /* not one chunk resent or missing */
+	assert_int_equal(xv.n, n);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(nums[i], nums[0] + (uint32_t)i);
+		assert_int_equal(lens[i], full_len[i]);
+		assert_memory_equal(recs[i], full[i], full_len[i]);
+	}
+	/* live frames went on during the transfer */
+	assert_true(lv.frames >= polls / 4u);
+
+	/* the stream pauses, the link recovers: every sample is accounted for */
+	rig.poll_every = 1;
+	rig.link.per_poll = 0;
+	rig.link.accept_budget = -1;
+	rig_idle_ms(&rig, 200);
+	take_frames(&lv, &xv);
+	core_counters(&rig.core, &after);
+	assert_int_equal(after.responses_dropped, before.responses_dropped);
+	assert_int_equal(lv.next, core_next_sample(&rig.core));
+	assert_int_equal(lv.received + lv.gaps, core_next_sample(&rig.core) - first_live);
+	assert_int_equal(lv.gaps, after.samples_dropped - before.samples_dropped);
+	if (saturated) {
+		/* the link was too slow for the stream: drops, counted, reported */
+		assert_true(lv.gaps > 0);
+		assert_true(lv.overflow_reported);
+		assert_int_equal(lv.counters_dropped, after.samples_dropped);
+	} else {
+		assert_int_equal(lv.gaps, 0);
+	}
+}
+
+/* One notification per poll, a poll per sample (80 SPS, MTU 23: live
+ * needs a third of the link). */
+static void test_log_read_live_stream_one_per_poll(void **state)
+{
+	(void)state;
+	log_read_under_live_stream(23, 1, 1, false);
+}
+
+/* The live stream alone wants more than the link gives (a poll every
+ * 100 ms, 2 notifications each: 2.7 live frames are produced per poll). */
+static void test_log_read_live_stream_saturated(void **state)
+{
+	(void)state;
+	log_read_under_live_stream(23, 8, 2, true);
+}
+
+/* Same at MTU 247: one notification per poll, a poll every 200 ms (live
+ * batches close after 100 ms: about 1.8 live frames per poll). */
+static void test_log_read_live_stream_saturated_247(void **state)
+{
+	(void)state;
+	log_read_under_live_stream(247, 16, 1, true);
+}
+
+/* The Log characteristic waits for the response: no chunk reaches the link
+ * before the LOG_READ response, even when the Control Point indication is
+ * held up and the Log notifications are not. */
+static void test_log_read_chunks_after_response(void **state)
+{
+	struct proto_control_request q;
+	uint8_t buf[PROTO_FRAME_MAX];
+	size_t len, i;
+	int first_log = -1, response = -1, polls;
+
+	(void)state;
+	record_long_session();
+	rig_connect(&rig, 23);
+	fake_link_clear(&rig.link);
+	memset(&q, 0, sizeof(q));
+	q.opcode = PROTO_OP_LOG_READ;
+	q.token = 0x42;
+	assert_int_equal(proto_request_encode(&q, buf, sizeof(buf), &len), 0);
+	rig.link.busy_char[CORE_CHAR_CONTROL] = true;
+	assert_int_equal(core_on_control_write(&rig.core, buf, len), 0);
+	rig_samples(&rig, 30, 2000, 0);
+	for (i = 0; i < rig.link.n; i++)
+		assert_int_not_equal(rig.link.frames[i].ch, CORE_CHAR_LOG);
+	rig.link.busy_char[CORE_CHAR_CONTROL] = false;
+	for (polls = 0; polls < 2000; polls++)
+		rig_sample(&rig, 2000, 0);
+	for (i = 0; i < rig.link.n; i++) {
+		if (rig.link.frames[i].ch == CORE_CHAR_CONTROL && response < 0)
+			response = (int)i;
+		if (rig.link.frames[i].ch == CORE_CHAR_LOG && first_log < 0)
+			first_log = (int)i;
+	}
+	assert_true(response >= 0);
+	assert_true(first_log > response);
+}
+
+/* Per-characteristic flow control: Measurement refuses for good, Log still
+ * completes (a full lane does not stop the others). */
+static void test_log_read_measurement_blocked(void **state)
+{
+	struct live_view lv;
+	struct xfer_view xv;
+	struct proto_control_request q;
+	struct core_counters before, after;
+	uint32_t first_live;
+	int polls;
+
+	(void)state;
+	record_long_session();
+	rig_connect(&rig, 23);
+	fake_link_clear(&rig.link);
+	core_counters(&rig.core, &before);
+	first_live = core_next_sample(&rig.core);
+	memset(&lv, 0, sizeof(lv));
+	lv.next = first_live;
+	memset(&xv, 0, sizeof(xv));
+	xv.recs = recs;
+	xv.lens = lens;
+	xv.nums = nums;
+	rig.link.busy_char[CORE_CHAR_MEASUREMENT] = true;
+	memset(&q, 0, sizeof(q));
+	q.opcode = PROTO_OP_LOG_READ;
+	assert_int_equal(rig_request(&rig, &q, NULL), PROTO_STATUS_OK);
+	for (polls = 0; polls < 1000; polls++) {
+		rig_sample(&rig, 2000, 0);
+		take_frames(&lv, &xv);
+	}
+	assert_true(xv.end);
+	assert_true(xv.n >= 15);
+	assert_int_equal(lv.frames, 0);
+	rig.link.busy_char[CORE_CHAR_MEASUREMENT] = false;
+	rig_idle_ms(&rig, 200);
+	take_frames(&lv, &xv);
+	core_counters(&rig.core, &after);
+	assert_true(after.samples_dropped > before.samples_dropped);
+	assert_int_equal(lv.gaps, after.samples_dropped - before.samples_dropped);
+	assert_int_equal(lv.received + lv.gaps, core_next_sample(&rig.core) - first_live);
+	assert_true(lv.overflow_reported);
+	assert_int_equal(lv.counters_dropped, after.samples_dropped);
+}
+
 static void test_log_erase(void **state)
 {
 	uint32_t first, end, first2, end2;
@@ -683,6 +971,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_log_session_without_host),
 		cmocka_unit_test(test_log_read_ranges_and_resume),
+		cmocka_unit_test(test_log_read_live_stream_one_per_poll),
+		cmocka_unit_test(test_log_read_live_stream_saturated),
+		cmocka_unit_test(test_log_read_live_stream_saturated_247),
+		cmocka_unit_test(test_log_read_chunks_after_response),
+		cmocka_unit_test(test_log_read_measurement_blocked),
 		cmocka_unit_test(test_log_erase),
 		cmocka_unit_test(test_log_recycles_oldest_sessions),
 		cmocka_unit_test(test_log_reboot_closes_open_session),

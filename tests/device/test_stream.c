@@ -281,6 +281,128 @@ static void test_stream_mtu_change_mid_batch(void **state)
 	assert_false(rig.link.oversize);
 }
 
+/* RESEND_SAMPLES while the live stream wants more than the link gives (a
+ * poll every 100 ms, 2 notifications each): the resent frames are made one
+ * at a time as the link takes them, never starved by live frames; the
+ * response comes in the first poll. */
+static void test_stream_resend_under_live_stream(void **state)
+{
+	struct proto_control_request q;
+	struct proto_control_response rsp;
+	struct core_counters before, after;
+	uint32_t next_resent = 500, next_live, first_live;
+	uint32_t live_received = 0, live_gaps = 0;
+	size_t polls = 0, i, live_frames = 0;
+	const size_t bound = (2u * 100u + 1u) / 2u + 16u; /* 100 frames of 3 */
+
+	(void)state;
+	rig_connect(&rig, 23);
+	rig_samples(&rig, 1000, 1000, 0);
+	rig_idle_ms(&rig, 200); /* the open batch goes */
+	fake_link_clear(&rig.link);
+	core_counters(&rig.core, &before);
+	first_live = next_live = core_next_sample(&rig.core);
+	rig.poll_every = 8;
+	rig.link.per_poll = 2;
+	memset(&q, 0, sizeof(q));
+	q.opcode = PROTO_OP_RESEND_SAMPLES;
+	q.u.resend.first_sample = 500;
+	q.u.resend.count = 300;
+	assert_int_equal(rig_request(&rig, &q, &rsp), PROTO_STATUS_OK);
+	assert_int_equal(rsp.u.resend.count, 300);
+	for (;;) {
+		for (i = 0; i < rig.link.n; i++) {
+			struct fake_frame *f = &rig.link.frames[i];
+			struct proto_measurement m;
+
+			if (f->ch != CORE_CHAR_MEASUREMENT)
+				continue;
+			assert_int_equal(proto_measurement_decode(f->buf, f->len, &m), 0);
+			if (m.flags & PROTO_MEAS_RESENT) {
+				assert_int_equal(m.first_sample, next_resent);
+				assert_int_equal(m.force[0], 1000);
+				next_resent += m.count;
+			} else {
+				assert_true(proto_seq_diff(next_live, m.first_sample) >= 0);
+				live_gaps += m.first_sample - next_live;
+				live_received += m.count;
+				next_live = m.first_sample + m.count;
+				live_frames++;
+			}
+		}
+		fake_link_clear(&rig.link);
+		if (next_resent == 800 || polls > bound)
+			break;
+		rig_samples(&rig, 8, 2000, 0); /* one poll */
+		polls++;
+	}
+	assert_int_equal(next_resent, 800);
+	assert_true(polls <= bound);
+	assert_true(live_frames >= polls / 2u); /* live went on too */
+	/* the link recovers: every live sample arrived or was counted */
+	rig.poll_every = 1;
+	rig.link.per_poll = 0;
+	rig.link.accept_budget = -1;
+	rig_idle_ms(&rig, 200);
+	for (i = 0; i < rig.link.n; i++) {
+		struct fake_frame *f = &rig.link.frames[i];
+		struct proto_measurement m;
+
+		if (f->ch != CORE_CHAR_MEASUREMENT)
+			continue;
+		assert_int_equal(proto_measurement_decode(f->buf, f->len, &m), 0);
+		assert_false(m.flags & PROTO_MEAS_RESENT);
+		live_gaps += m.first_sample - next_live;
+		live_received += m.count;
+		next_live = m.first_sample + m.count;
+	}
+	core_counters(&rig.core, &after);
+	assert_int_equal(next_live, core_next_sample(&rig.core));
+	assert_int_equal(live_received + live_gaps, next_live - first_live);
+	assert_int_equal(live_gaps, after.samples_dropped - before.samples_dropped);
+	assert_true(live_gaps > 0); /* the link was too slow for the stream */
+	assert_int_equal(after.responses_dropped, 0);
+}
+
+/* Resent frames wait for the RESEND_SAMPLES response. */
+static void test_stream_resend_after_response(void **state)
+{
+	struct proto_control_request q;
+	uint8_t buf[PROTO_FRAME_MAX];
+	size_t len, i;
+	int response = -1, first_resent = -1;
+
+	(void)state;
+	rig_connect(&rig, 23);
+	rig_samples(&rig, 300, 1000, 0);
+	fake_link_clear(&rig.link);
+	memset(&q, 0, sizeof(q));
+	q.opcode = PROTO_OP_RESEND_SAMPLES;
+	q.token = 7;
+	q.u.resend.first_sample = 10;
+	q.u.resend.count = 60;
+	assert_int_equal(proto_request_encode(&q, buf, sizeof(buf), &len), 0);
+	rig.link.busy_char[CORE_CHAR_CONTROL] = true;
+	assert_int_equal(core_on_control_write(&rig.core, buf, len), 0);
+	rig_samples(&rig, 30, 1000, 0);
+	assert_int_equal(rig_measurements(&rig, meas, 4096), 10);
+	for (i = 0; i < 10; i++)
+		assert_false(meas[i].flags & PROTO_MEAS_RESENT);
+	rig.link.busy_char[CORE_CHAR_CONTROL] = false;
+	rig_samples(&rig, 30, 1000, 0);
+	for (i = 0; i < rig.link.n; i++) {
+		struct fake_frame *f = &rig.link.frames[i];
+
+		if (f->ch == CORE_CHAR_CONTROL && response < 0)
+			response = (int)i;
+		if (f->ch == CORE_CHAR_MEASUREMENT && first_resent < 0 &&
+		    (f->buf[PROTO_HEADER_SIZE + 8] & PROTO_MEAS_RESENT))
+			first_resent = (int)i;
+	}
+	assert_true(response >= 0);
+	assert_true(first_resent > response);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +415,8 @@ int main(void)
 		cmocka_unit_test_setup(test_stream_bonded_reconnect_waits_for_encryption, setup),
 		cmocka_unit_test_setup(test_stream_resend, setup),
 		cmocka_unit_test_setup(test_stream_mtu_change_mid_batch, setup),
+		cmocka_unit_test_setup(test_stream_resend_under_live_stream, setup),
+		cmocka_unit_test_setup(test_stream_resend_after_response, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -302,7 +302,6 @@ uint32_t core_poll(struct core *c, uint32_t now_ms)
 	(void)flashlog_flush(c);
 	wait = power_poll_battery(c, now_ms);
 	wait = min_u32(wait, stream_poll(c, now_ms));
-	flashlog_poll_transfer(c);
 	wait = min_u32(wait, power_poll(c, now_ms));
 	if (c->session.active && c->session.automatic && !c->power.sleeping) {
 		uint32_t idle = now_ms - c->session.last_contact_ms;

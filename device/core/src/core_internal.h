@@ -103,8 +103,9 @@ int stream_encode_measurement(struct core *c, uint32_t first, size_t n,
 			      size_t *written);
 uint8_t stream_flags(const struct core *c);
 void stream_on_sample(struct core *c, uint32_t index);
-/* Sends what the link takes; returns ms until the batch deadline (or
- * UINT32_MAX). */
+/* Sends what the link takes (responses, events, then live frames and the
+ * RESEND / LOG_READ transfers taking turns); returns ms until the batch
+ * deadline (or UINT32_MAX). */
 uint32_t stream_poll(struct core *c, uint32_t now);
 void stream_link_changed(struct core *c);
 void stream_mtu_changed(struct core *c);
@@ -140,8 +141,11 @@ int flashlog_info(const struct core *c, uint32_t *first, uint32_t *end,
 int flashlog_read_start(struct core *c, uint32_t first, uint16_t count,
 			uint16_t offset, uint32_t *records);
 int flashlog_erase(struct core *c, uint32_t end_record);
-/* Sends LOG_CHUNK frames while the link takes them. */
-void flashlog_poll_transfer(struct core *c);
+/* Offers the next LOG_CHUNK of a running transfer to the link (made now,
+ * from flash; the transfer moves on only if the link took it). Returns 1
+ * sent, 0 no transfer (or it just ended on a link error), -EAGAIN the link
+ * refused it (it is offered again next time). */
+int flashlog_transfer_next(struct core *c);
 void flashlog_abort_transfer(struct core *c);
 
 /* ---- control.c ---- */

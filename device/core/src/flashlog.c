@@ -912,7 +912,9 @@ void flashlog_abort_transfer(struct core *c)
 	c->log.xfer = false;
 }
 
-static bool send_chunk(struct core *c, const struct proto_log_chunk *ch)
+/* Returns 0 (the link took it), -EAGAIN (keep it for later), or another
+ * error after ending the transfer (the host resumes with LOG_READ). */
+static int send_chunk(struct core *c, const struct proto_log_chunk *ch)
 {
 	uint8_t *out = c->stream.tx;
 	size_t len;
@@ -920,82 +922,83 @@ static bool send_chunk(struct core *c, const struct proto_log_chunk *ch)
 
 	if (proto_log_chunk_encode(ch, out, sizeof(c->stream.tx), &len) != 0) {
 		c->log.xfer = false;
-		return false;
+		return -EINVAL;
 	}
 	err = c->ports.link->notify(c->ports.link->ctx, CORE_CHAR_LOG, out, len);
-	if (err == -EAGAIN)
-		return false;
-	if (err) {
-		if (err != -ENOTCONN)
-			c->counters.notify_errors++;
-		c->log.xfer = false; /* the host resumes with LOG_READ */
-		return false;
-	}
-	return true;
+	if (err == 0 || err == -EAGAIN)
+		return err;
+	if (err != -ENOTCONN)
+		c->counters.notify_errors++;
+	c->log.xfer = false;
+	return err;
 }
 
-void flashlog_poll_transfer(struct core *c)
+/* The chunk is made from flash each time it is offered: nothing is queued
+ * ahead, so a busy link costs a re-read, never a chunk. */
+int flashlog_transfer_next(struct core *c)
 {
 	size_t cap = proto_log_chunk_capacity(c->stream.mtu);
 	uint8_t *frame = c->log.scratch + CORE_RECORD_HEADER;
+	struct proto_log_chunk ch;
+	struct iter it;
+	uint32_t rec;
+	uint8_t len = 0;
+	int err;
 
-	while (c->log.xfer && core_link_ready(c)) {
-		struct proto_log_chunk ch;
-		uint32_t rec;
-		uint8_t len;
-
-		if (c->log.xfer_left == 0 || c->log.xfer_broken) {
-			ch.record = c->log.xfer_left ? c->log.xfer_record : c->log.xfer_first;
-			ch.offset = 0;
-			ch.flags = PROTO_CHUNK_END;
-			ch.len = 0;
-			ch.data = frame;
-			if (send_chunk(c, &ch))
-				c->log.xfer = false;
-			return;
-		}
-		if (record_at(c, c->log.xfer_page, c->log.xfer_pos, &rec, &len) != 0 ||
-		    rec != c->log.xfer_record || c->log.xfer_offset >= len) {
-			c->log.xfer_broken = true;
-			continue;
-		}
-		ch.record = rec;
-		ch.offset = c->log.xfer_offset;
-		{
-			size_t rest = (size_t)len - c->log.xfer_offset;
-
-			ch.len = (uint8_t)(rest > cap ? cap : rest);
-		}
-		ch.data = frame + c->log.xfer_offset;
-		ch.flags = 0;
-		if (ch.offset + ch.len == len) {
-			ch.flags |= PROTO_CHUNK_LAST_IN_RECORD;
-			if (c->log.xfer_left == 1)
-				ch.flags |= PROTO_CHUNK_END;
-		}
-		if (!send_chunk(c, &ch))
-			return;
-		c->log.xfer_offset = (uint16_t)(c->log.xfer_offset + ch.len);
-		if (ch.flags & PROTO_CHUNK_LAST_IN_RECORD) {
-			struct iter it;
-
-			c->log.xfer_offset = 0;
-			if (--c->log.xfer_left == 0) {
-				c->log.xfer = false;
-				return;
-			}
-			it.page = c->log.xfer_page;
-			it.pos = c->log.xfer_pos;
-			it.len = len;
-			if (iter_next(c, &it) != 0) {
-				c->log.xfer_broken = true;
-				continue;
-			}
-			c->log.xfer_page = it.page;
-			c->log.xfer_pos = it.pos;
-			c->log.xfer_record = it.record;
-		}
+	if (!c->log.xfer)
+		return 0;
+	if (c->log.xfer_left != 0 && !c->log.xfer_broken &&
+	    (record_at(c, c->log.xfer_page, c->log.xfer_pos, &rec, &len) != 0 ||
+	     rec != c->log.xfer_record || c->log.xfer_offset >= len))
+		c->log.xfer_broken = true;
+	if (c->log.xfer_left == 0 || c->log.xfer_broken) {
+		ch.record = c->log.xfer_left ? c->log.xfer_record : c->log.xfer_first;
+		ch.offset = 0;
+		ch.flags = PROTO_CHUNK_END;
+		ch.len = 0;
+		ch.data = frame;
+		err = send_chunk(c, &ch);
+		if (err == -EAGAIN)
+			return err;
+		c->log.xfer = false;
+		return err == 0 ? 1 : 0;
 	}
+	ch.record = rec;
+	ch.offset = c->log.xfer_offset;
+	{
+		size_t rest = (size_t)len - c->log.xfer_offset;
+
+		ch.len = (uint8_t)(rest > cap ? cap : rest);
+	}
+	ch.data = frame + c->log.xfer_offset;
+	ch.flags = 0;
+	if (ch.offset + ch.len == len) {
+		ch.flags |= PROTO_CHUNK_LAST_IN_RECORD;
+		if (c->log.xfer_left == 1)
+			ch.flags |= PROTO_CHUNK_END;
+	}
+	err = send_chunk(c, &ch);
+	if (err)
+		return err == -EAGAIN ? err : 0;
+	c->log.xfer_offset = (uint16_t)(c->log.xfer_offset + ch.len);
+	if (!(ch.flags & PROTO_CHUNK_LAST_IN_RECORD))
+		return 1;
+	c->log.xfer_offset = 0;
+	if (--c->log.xfer_left == 0) {
+		c->log.xfer = false;
+		return 1;
+	}
+	it.page = c->log.xfer_page;
+	it.pos = c->log.xfer_pos;
+	it.len = len;
+	if (iter_next(c, &it) != 0) {
+		c->log.xfer_broken = true; /* an empty END next time */
+		return 1;
+	}
+	c->log.xfer_page = it.page;
+	c->log.xfer_pos = it.pos;
+	c->log.xfer_record = it.record;
+	return 1;
 }
 
 int flashlog_erase(struct core *c, uint32_t end_record)

@@ -1,8 +1,9 @@
 /*
  * Everything that leaves the device over the link: the sample history
  * (which also feeds the log and RESEND_SAMPLES), live MEASUREMENT batching,
- * and the bounded queues of measurement, event and response frames. Queues
- * drop their oldest entry when full and count it.
+ * the bounded queues of measurement, event and response frames (they drop
+ * their oldest entry when full and count it), and the scheduler that shares
+ * the link between them and the transfers (see "sharing the link").
  */
 #include "core_internal.h"
 
@@ -35,6 +36,8 @@ void stream_reset(struct core *c)
 	s->rspq_head = s->rspq_n = 0;
 	s->event_seq = 0;
 	s->resend = false;
+	s->bulk_owed = false;
+	s->log_turn = false;
 }
 
 /* ---- history ---- */
@@ -429,33 +432,123 @@ void stream_counters_event(struct core *c)
 	counters_event(c);
 }
 
-static void send_resend(struct core *c)
+/* ---- sharing the link ----
+ *
+ * Four kinds of frames compete for the link, each with its own bound:
+ * control responses (own queue, sent first), events (own queue), live
+ * MEASUREMENT batches (the drop-oldest byte ring) and the two transfers the
+ * host asked for, RESEND_SAMPLES and LOG_READ ("bulk"). Bulk frames are
+ * never queued: each is made from the history or the flash only when the
+ * link is about to take it, and its cursor moves only when notify()
+ * returned 0, so -EAGAIN costs a re-encode (a re-read for LOG_CHUNK) and
+ * nothing of a transfer can be dropped. While live frames and bulk frames
+ * are both waiting they take turns, live first: the stream keeps its
+ * latency and a transfer gets at least every second notification the link
+ * accepts (the turn carries over to the next poll). Live and resent frames
+ * share the Measurement characteristic, chunks have Log: after -EAGAIN on
+ * one, its lanes rest for the rest of the poll and the other goes on
+ * (ports may flow-control each characteristic separately). Bulk waits
+ * while a control response is queued, so the answer to LOG_READ /
+ * RESEND_SAMPLES always goes out before the first frame of its transfer.
+ */
+
+#define LANE_LIVE 1u
+#define LANE_RESEND 2u
+#define LANE_LOG 4u
+#define LANE_BULK (LANE_RESEND | LANE_LOG)
+
+/* One resent frame: 1 sent (or refused for good), 0 nothing to send,
+ * -EAGAIN. */
+static int resend_next(struct core *c)
 {
 	struct core_stream_state *s = &c->stream;
+	uint32_t n = s->resend_left, avail;
+	size_t len;
 
-	while (s->resend && s->txq_frames == 0) {
-		uint32_t n = s->resend_left, avail;
-		size_t len;
+	if (!s->resend)
+		return 0;
+	if (n == 0 || !stream_history_has(c, s->resend_next)) {
+		s->resend = false;
+		return 0;
+	}
+	avail = c->hist.next - s->resend_next;
+	if (n > avail)
+		n = avail;
+	if (n > s->capacity)
+		n = s->capacity;
+	if (stream_encode_measurement(c, s->resend_next, n,
+				      (uint8_t)(stream_flags(c) | PROTO_MEAS_RESENT),
+				      s->tx, sizeof(s->tx), &len) != 0) {
+		s->resend = false;
+		return 0;
+	}
+	if (!send(c, CORE_CHAR_MEASUREMENT, s->tx, len))
+		return -EAGAIN;
+	s->resend_next += n;
+	s->resend_left -= n;
+	if (s->resend_left == 0)
+		s->resend = false;
+	return 1;
+}
 
-		if (n == 0 || !stream_history_has(c, s->resend_next)) {
-			s->resend = false;
-			return;
+/* The oldest live frame: 1 sent (or refused for good), 0 none, -EAGAIN. */
+static int live_next(struct core *c)
+{
+	struct core_stream_state *s = &c->stream;
+	size_t len;
+
+	if (s->txq_frames == 0)
+		return 0;
+	len = txq_peek(c, s->tx);
+	if (!send(c, CORE_CHAR_MEASUREMENT, s->tx, len))
+		return -EAGAIN;
+	txq_pop(c);
+	return 1;
+}
+
+static unsigned pick_lane(const struct core_stream_state *s, unsigned open)
+{
+	unsigned bulk = open & LANE_BULK;
+
+	if (!bulk || ((open & LANE_LIVE) && !s->bulk_owed))
+		return LANE_LIVE;
+	if (bulk == LANE_BULK)
+		return s->log_turn ? LANE_LOG : LANE_RESEND;
+	return bulk;
+}
+
+static void send_lanes(struct core *c)
+{
+	struct core_stream_state *s = &c->stream;
+	unsigned open = LANE_LIVE;
+
+	if (!stream_responses_pending(c))
+		open |= LANE_BULK;
+	while (open) {
+		unsigned lane = pick_lane(s, open);
+		int r;
+
+		if (lane == LANE_LIVE)
+			r = live_next(c);
+		else if (lane == LANE_RESEND)
+			r = resend_next(c);
+		else
+			r = flashlog_transfer_next(c);
+		if (r == 0) {
+			open &= ~lane; /* nothing (more) to send */
+			continue;
 		}
-		avail = c->hist.next - s->resend_next;
-		if (n > avail)
-			n = avail;
-		if (n > s->capacity)
-			n = s->capacity;
-		if (stream_encode_measurement(c, s->resend_next, n,
-					      (uint8_t)(stream_flags(c) | PROTO_MEAS_RESENT),
-					      s->tx, sizeof(s->tx), &len) != 0) {
-			s->resend = false;
-			return;
+		if (r < 0) {
+			/* -EAGAIN: this characteristic is full for now */
+			open &= lane == LANE_LOG ? ~LANE_LOG : ~(LANE_LIVE | LANE_RESEND);
+			continue;
 		}
-		if (!send(c, CORE_CHAR_MEASUREMENT, s->tx, len))
-			return;
-		s->resend_next += n;
-		s->resend_left -= n;
+		if (lane == LANE_LIVE) {
+			s->bulk_owed = true;
+		} else {
+			s->bulk_owed = false;
+			s->log_turn = lane == LANE_RESEND;
+		}
 	}
 }
 
@@ -476,13 +569,7 @@ uint32_t stream_poll(struct core *c, uint32_t now)
 	}
 	send_small(c, CORE_CHAR_CONTROL, s->rspq, &s->rspq_head, &s->rspq_n, CORE_RSPQ_SLOTS);
 	send_small(c, CORE_CHAR_EVENT, s->evq, &s->evq_head, &s->evq_n, CORE_EVQ_SLOTS);
-	while (s->txq_frames) {
-		size_t len = txq_peek(c, s->tx);
-
-		if (!send(c, CORE_CHAR_MEASUREMENT, s->tx, len))
-			break;
-		txq_pop(c);
-	}
+	send_lanes(c);
 	if (s->txq_frames == 0 && (s->overflow_episode || s->event_overflow)) {
 		/* The queue drained: tell the host what was lost. */
 		s->overflow_episode = false;
@@ -490,6 +577,5 @@ uint32_t stream_poll(struct core *c, uint32_t now)
 		counters_event(c);
 		send_small(c, CORE_CHAR_EVENT, s->evq, &s->evq_head, &s->evq_n, CORE_EVQ_SLOTS);
 	}
-	send_resend(c);
 	return wait;
 }

@@ -134,6 +134,10 @@ struct core_stream_state {
 	struct core_small_frame rspq[CORE_RSPQ_SLOTS];
 	uint8_t rspq_head, rspq_n;
 	uint16_t event_seq;
+	/* Link sharing: a transfer frame is due before the next live frame;
+	 * between the two transfers, LOG_READ's turn. */
+	bool bulk_owed;
+	bool log_turn;
 	/* RESEND_SAMPLES in progress. */
 	bool resend;
 	uint32_t resend_next;
