@@ -394,7 +394,13 @@ struct fake {
 	void *userdata;
 	sd_event_source *start;
 	unsigned writes;
+	bool connected;
 };
+
+/* Like the bluez transport: Info is read (and delivered) before the link
+ * is up, and a control write before that fails with -ENOTCONN. */
+static bool fake_info_first;
+static unsigned fake_refused;
 
 static int fake_start(sd_event_source *src, void *userdata)
 {
@@ -412,9 +418,13 @@ static int fake_start(sd_event_source *src, void *userdata)
 	size_t len = 0;
 
 	(void)src;
-	f->events.state(f->userdata, TRANSPORT_CONNECTED, 0, NULL);
 	assert_int_equal(proto_info_encode(&info, buf, sizeof(buf), &len), 0);
-	f->events.frame(f->userdata, RLOG_CH_INFO, buf, len, 1000);
+	if (fake_info_first)
+		f->events.frame(f->userdata, RLOG_CH_INFO, buf, len, 1000);
+	f->connected = true;
+	f->events.state(f->userdata, TRANSPORT_CONNECTED, 0, NULL);
+	if (!fake_info_first)
+		f->events.frame(f->userdata, RLOG_CH_INFO, buf, len, 1000);
 	f->events.frame(f->userdata, RLOG_CH_EVENT, garbage, sizeof(garbage), 2000);
 	/* Two batches with 12 samples lost between them. */
 	for (uint32_t first = 0; first <= 20; first += 20) {
@@ -449,6 +459,10 @@ static int fake_write_control(struct transport *t, const uint8_t *buf, size_t le
 
 	assert_int_equal(proto_request_decode(buf, len, &req), 0);
 	assert_int_not_equal(req.token, 0);
+	if (!((struct fake *)t)->connected) {
+		fake_refused++;
+		return -ENOTCONN;
+	}
 	if (req.opcode == PROTO_OP_RESEND_SAMPLES) {
 		fake_resend_first = req.u.resend.first_sample;
 		fake_resend_count = req.u.resend.count;
@@ -516,6 +530,34 @@ static void test_control_timeouts_and_bad_frames(void **state)
 	free_run(&run);
 }
 
+/* The bluez transport delivers Info before it is CONNECTED: the set-up
+ * requests (clock, band, start recording) must wait for the link, not be
+ * written into a link that is not up yet and lost. */
+static void test_setup_waits_for_the_link(void **state)
+{
+	struct session_options o;
+	struct run run = { 0 };
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.transport = &fake_ops;
+	plan_header(&o.header, 30, 1, 5);
+	o.log_dir = tmpdir;
+	o.log_stem = "fake-info-first";
+	o.control_timeout_ms = 20;
+	fake_info_first = true;
+	fake_refused = 0;
+	run.stop_at_errors = 4;
+	run_session(&run, &o);
+	fake_info_first = false;
+	assert_int_equal(run.err, 0);
+	assert_int_equal(fake_refused, 0);
+	/* clock, band, start, the lost samples asked back: all written */
+	assert_int_equal(fake_writes, 4);
+	assert_int_equal(run.counters.frames_out, 4);
+	free_run(&run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -525,6 +567,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_is_logged_and_replayed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable_log_dir_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_timeouts_and_bad_frames, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_setup_waits_for_the_link, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,6 +72,9 @@ struct session {
 
 	/* Coach */
 	bool configured;
+	/* Info came before the link was up (the bluez transport reads it before
+	 * it subscribes): the roller is set up on TRANSPORT_CONNECTED. */
+	bool setup_pending;
 	struct coach_config config;
 	struct coach coach;
 	uint8_t last_phase;
@@ -628,8 +631,12 @@ static void on_info(struct session *s, const struct proto_info *info)
 	};
 	ui_start(s->ui, &ui_info);
 	s->stage = STAGE_COACHING;
-	if (!s->opt.replay)
-		start_device_session(s);
+	if (!s->opt.replay) {
+		if (s->link == TRANSPORT_CONNECTED)
+			start_device_session(s);
+		else
+			s->setup_pending = true;
+	}
 	update_status(s);
 }
 
@@ -745,6 +752,10 @@ static void on_state(void *userdata, enum transport_state st, int err, const cha
 		finish(s, 0);
 		return;
 	case TRANSPORT_CONNECTED:
+		if (s->setup_pending && !err && s->stage == STAGE_COACHING) {
+			s->setup_pending = false;
+			start_device_session(s);
+		}
 		/* Still connected, but our last write failed: no answer will come. */
 		if (err && s->outstanding) {
 			control_cb cb = s->outstanding_cb;
