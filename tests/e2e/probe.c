@@ -13,9 +13,12 @@
  *
  *   e2e_probe flood [--adapter hciN] ADDRESS BYTES
  *       Connects through roller's own Bluetooth transport and counts the Log
- *       chunks of a roller-periph --flood BYTES until the END chunk; prints
- *       the chunk payload bytes per second from the first chunk to the last
- *       (the first chunk's bytes not counted: they start the clock).
+ *       chunks of a roller-periph --flood BYTES until the END chunk, or
+ *       until none came for FLOOD_IDLE_US (notifications are unacknowledged:
+ *       the stacks may drop some when their queues are full); prints the
+ *       chunk payload bytes per second from the first chunk to the last
+ *       (the first chunk's bytes not counted: they start the clock) and
+ *       how many of the BYTES never arrived.
  *
  * Output: one line of key=value pairs (easy to grep from a shell); errors on
  * stderr with exit status 1, usage errors 2.
@@ -34,6 +37,7 @@
 #include "roller/transport.h"
 
 #define FLOOD_TIMEOUT_US (120u * 1000000u)
+#define FLOOD_IDLE_US (5u * 1000000u)
 
 static int usage(void)
 {
@@ -188,6 +192,7 @@ static int cmd_latency(const char *log, const char *stamp_path)
 
 struct flood {
 	sd_event *ev;
+	sd_event_source *idle;
 	uint64_t want, bytes, frames, bad, first_len;
 	uint64_t t_first, t_last;
 	bool end;
@@ -210,10 +215,12 @@ static void flood_frame(void *userdata, enum rlog_channel ch, const uint8_t *buf
 		f->t_first = mono_us;
 		f->first_len = c.len;
 	}
+	sd_event_source_set_time_relative(f->idle, FLOOD_IDLE_US);
+	sd_event_source_set_enabled(f->idle, SD_EVENT_ONESHOT);
 	f->t_last = mono_us;
 	f->frames++;
 	f->bytes += c.len;
-	if ((c.flags & PROTO_CHUNK_END) || f->bytes >= f->want) {
+	if (c.flags & PROTO_CHUNK_END) {
 		f->end = true;
 		sd_event_exit(f->ev, 0);
 	}
@@ -230,6 +237,15 @@ static void flood_state(void *userdata, enum transport_state st, int err, const 
 		f->err = err < 0 ? err : -EIO;
 		sd_event_exit(f->ev, 1);
 	}
+}
+
+static int flood_idle(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct flood *f = userdata;
+
+	(void)s, (void)usec;
+	sd_event_exit(f->ev, 0); /* the END chunk was lost */
+	return 0;
 }
 
 static int flood_timeout(sd_event_source *s, uint64_t usec, void *userdata)
@@ -266,6 +282,11 @@ static int cmd_flood(const char *adapter, const char *address, const char *bytes
 		r = sd_event_add_time_relative(f.ev, NULL, CLOCK_MONOTONIC, FLOOD_TIMEOUT_US, 0,
 					       flood_timeout, &f);
 	if (r >= 0)
+		r = sd_event_add_time_relative(f.ev, &f.idle, CLOCK_MONOTONIC, FLOOD_IDLE_US, 0,
+					       flood_idle, &f);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(f.idle, SD_EVENT_OFF);
+	if (r >= 0)
 		r = ops->create(&t, f.ev, &opt, &events, &f);
 	if (r < 0) {
 		fprintf(stderr, "e2e_probe: flood set-up: %s\n", strerror(-r));
@@ -273,11 +294,15 @@ static int cmd_flood(const char *adapter, const char *address, const char *bytes
 	}
 	sd_event_loop(f.ev);
 	ops->destroy(t);
+	sd_event_source_disable_unref(f.idle);
 	sd_event_unref(f.ev);
-	if (!f.end || f.t_last <= f.t_first)
+	if (f.err || f.frames < 2 || f.t_last <= f.t_first) {
+		fprintf(stderr, "e2e_probe: flood: %" PRIu64 " chunks received: no rate\n", f.frames);
 		return 1;
-	printf("flood bytes=%" PRIu64 " frames=%" PRIu64 " bad=%" PRIu64 " seconds=%.3f "
-	       "bytes_per_s=%.0f\n", f.bytes, f.frames, f.bad,
+	}
+	printf("flood bytes=%" PRIu64 " lost=%" PRIu64 " end=%s frames=%" PRIu64 " bad=%" PRIu64
+	       " seconds=%.3f bytes_per_s=%.0f\n", f.bytes,
+	       f.want > f.bytes ? f.want - f.bytes : 0, f.end ? "yes" : "lost", f.frames, f.bad,
 	       (double)(f.t_last - f.t_first) / 1e6,
 	       (double)(f.bytes - f.first_len) * 1e6 / (double)(f.t_last - f.t_first));
 	return f.bad ? 1 : 0;
