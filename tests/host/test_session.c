@@ -397,8 +397,8 @@ struct fake {
 	bool connected;
 };
 
-/* Like the bluez transport: Info is read (and delivered) before the link
- * is up, and a control write before that fails with -ENOTCONN. */
+/* Like the bluez transport: Info and the first notifications are delivered
+ * before the link is up, and a control write before that fails -ENOTCONN. */
 static bool fake_info_first;
 static unsigned fake_refused;
 
@@ -419,12 +419,11 @@ static int fake_start(sd_event_source *src, void *userdata)
 
 	(void)src;
 	assert_int_equal(proto_info_encode(&info, buf, sizeof(buf), &len), 0);
-	if (fake_info_first)
-		f->events.frame(f->userdata, RLOG_CH_INFO, buf, len, 1000);
-	f->connected = true;
-	f->events.state(f->userdata, TRANSPORT_CONNECTED, 0, NULL);
-	if (!fake_info_first)
-		f->events.frame(f->userdata, RLOG_CH_INFO, buf, len, 1000);
+	if (!fake_info_first) {
+		f->connected = true;
+		f->events.state(f->userdata, TRANSPORT_CONNECTED, 0, NULL);
+	}
+	f->events.frame(f->userdata, RLOG_CH_INFO, buf, len, 1000);
 	f->events.frame(f->userdata, RLOG_CH_EVENT, garbage, sizeof(garbage), 2000);
 	/* Two batches with 12 samples lost between them. */
 	for (uint32_t first = 0; first <= 20; first += 20) {
@@ -432,6 +431,10 @@ static int fake_start(sd_event_source *src, void *userdata)
 
 		assert_int_equal(proto_measurement_encode(&m, buf, sizeof(buf), &len), 0);
 		f->events.frame(f->userdata, RLOG_CH_MEASUREMENT, buf, len, 3000 + first);
+	}
+	if (fake_info_first) {
+		f->connected = true;
+		f->events.state(f->userdata, TRANSPORT_CONNECTED, 0, NULL);
 	}
 	return 0;
 }
@@ -530,9 +533,10 @@ static void test_control_timeouts_and_bad_frames(void **state)
 	free_run(&run);
 }
 
-/* The bluez transport delivers Info before it is CONNECTED: the set-up
- * requests (clock, band, start recording) must wait for the link, not be
- * written into a link that is not up yet and lost. */
+/* The bluez transport delivers Info and the first notifications before it
+ * is CONNECTED: the set-up requests (clock, band, start recording) and the
+ * re-send of a gap seen then must wait for the link, not be written into a
+ * link that is not up yet and lost. */
 static void test_setup_waits_for_the_link(void **state)
 {
 	struct session_options o;

@@ -290,8 +290,10 @@ static int method_stop_notify(sd_bus_message *m, void *userdata, sd_bus_error *e
 		c->sessions--;
 		periph_log(p, 1, "%s: notifications off (%u session%s left)", c->uuid,
 			   c->sessions, c->sessions == 1 ? "" : "s");
-		if (c->sessions == 0)
+		if (c->sessions == 0) {
 			chr_notifying_changed(c);
+			c->xfer_chunks = 0; /* a transfer cut off by the drop */
+		}
 	}
 	return sd_bus_reply_method_return(m, "");
 }
@@ -331,6 +333,7 @@ static int confirm_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 static void notify_fd_close(struct periph_chr *c)
 {
 	c->notify_fd_source = sd_event_source_disable_unref(c->notify_fd_source);
+	c->xfer_chunks = 0;
 	if (c->notify_fd >= 0) {
 		close(c->notify_fd);
 		c->notify_fd = -1;
@@ -523,6 +526,7 @@ void gatt_unexport(struct periph *p)
 		notify_fd_close(c);
 		c->slot = sd_bus_slot_unref(c->slot);
 	}
+	p->pace_timer = sd_event_source_disable_unref(p->pace_timer);
 	free(p->chrs);
 	p->chrs = NULL;
 	p->n_chrs = 0;
@@ -583,6 +587,103 @@ static int bus_congested(struct periph *p)
 	return 0;
 }
 
+/*
+ * -v: the progress of a log transfer, from the Log chunks handed to BlueZ:
+ * its first chunk, every LOG_PROGRESS_EVERY chunks, its END. Tests wait on
+ * these lines to interrupt a transfer half-way (tests/e2e roller_sync).
+ */
+#define LOG_PROGRESS_EVERY 100u
+
+static void log_chunk_sent(struct periph_chr *c, const uint8_t *buf, size_t len)
+{
+	struct proto_log_chunk ch;
+
+	if (c->p->opt.verbose < 1 || proto_log_chunk_decode(buf, len, &ch) < 0)
+		return;
+	c->xfer_chunks++;
+	if (c->xfer_chunks == 1)
+		periph_log(c->p, 1, "log transfer: first chunk, record %u offset %u", ch.record,
+			   ch.offset);
+	if (ch.flags & PROTO_CHUNK_END) {
+		periph_log(c->p, 1, "log transfer: END after %u chunks, record %u", c->xfer_chunks,
+			   ch.record);
+		c->xfer_chunks = 0;
+	} else if (c->xfer_chunks % LOG_PROGRESS_EVERY == 0) {
+		periph_log(c->p, 1, "log transfer: %u chunks sent, record %u", c->xfer_chunks,
+			   ch.record);
+	}
+}
+
+/*
+ * Pacing of notifications (indications are sent one by one anyway).
+ * bluetoothd sends the notifications for a central that supports them (a
+ * BlueZ central always says so) as ATT Handle Multiple Value Notifications:
+ * it appends each value, with 4 bytes of handle and length, to one buffer of
+ * ATT_MTU - 1 bytes and sends that 10 ms after the first value. In BlueZ 5.66
+ * (Debian 12, the QEMU rig) a value that does not fit overruns the buffer:
+ * the rig saw garbage ATT PDUs, lost notifications, lost indications and log
+ * transfers that never completed once notifications came in bursts (a log
+ * transfer, re-sent samples). So notifications go in windows of at most half
+ * a buffer; a window's first value always goes (two PROTO_MTU_MAX frames fit
+ * in the buffer at BlueZ's default MTU of 517). The first value of a window
+ * sends a Peer.Ping to bluetoothd, which answers after it has taken that
+ * value (D-Bus keeps the order), and the next window opens PACE_GAP_US after
+ * the answer: by then the flush timer of the buffer that value went into has
+ * expired, and bluetoothd runs expired timers before it dispatches D-Bus
+ * messages (GLib priorities), so one buffer never holds more than two
+ * windows. Cost: a D-Bus round trip + 12 ms per window.
+ */
+#define PACE_GAP_US 12000ull
+#define PACE_VALUE_OVERHEAD 4u /* handle + length in a multiple notification */
+
+static int pace_gap_done(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct periph *p = userdata;
+
+	(void)s, (void)usec;
+	p->pace_timer = sd_event_source_disable_unref(p->pace_timer);
+	p->pace_bytes = 0;
+	periph_poll_soon(p);
+	return 0;
+}
+
+static int pace_pong(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	struct periph *p = userdata;
+
+	/* An error answer (bluetoothd gone) ends the wait as well. */
+	(void)m, (void)ret_error;
+	p->pace_pinging = false;
+	if (sd_event_add_time_relative(p->ev, &p->pace_timer, CLOCK_MONOTONIC, PACE_GAP_US, 1000,
+				       pace_gap_done, p) < 0) {
+		p->pace_bytes = 0;
+		periph_poll_soon(p);
+	}
+	return 0;
+}
+
+/* 0: send now (counted); -EAGAIN: the window is full, wait for the next. */
+static int pace_take(struct periph *p, size_t len)
+{
+	uint16_t mtu = p->att_mtu > p->mtu ? p->att_mtu : p->mtu;
+	size_t cost = len + PACE_VALUE_OVERHEAD, window = (mtu - 1u) / 2u;
+
+	if (p->pace_bytes && p->pace_bytes + cost > window)
+		return -EAGAIN;
+	if (p->pace_bytes == 0) {
+		if (p->pace_pinging || p->pace_timer)
+			return -EAGAIN;
+		if (sd_bus_call_method_async(p->bus, NULL, "org.bluez", "/",
+					     "org.freedesktop.DBus.Peer", "Ping", pace_pong, p,
+					     "") >= 0)
+			p->pace_pinging = true;
+		else
+			(void)pace_pong(NULL, p, NULL); /* cannot ask: only the gap */
+	}
+	p->pace_bytes += cost;
+	return 0;
+}
+
 int gatt_notify(struct periph *p, enum core_char id, const uint8_t *buf, size_t len)
 {
 	struct periph_chr *c = chr_by_core_id(p, id);
@@ -598,11 +699,15 @@ int gatt_notify(struct periph *p, enum core_char id, const uint8_t *buf, size_t 
 		return -EAGAIN;
 	if (bus_congested(p))
 		return -EAGAIN;
+	if (!c->indicate && pace_take(p, len) < 0)
+		return -EAGAIN;
 	if (c->notify_fd >= 0) {
 		ssize_t n = send(c->notify_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n == (ssize_t)len) {
 			c->sent++;
+			if (id == CORE_CHAR_LOG)
+				log_chunk_sent(c, buf, len);
 			return 0;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
@@ -623,6 +728,8 @@ int gatt_notify(struct periph *p, enum core_char id, const uint8_t *buf, size_t 
 		return r == -ENOBUFS ? -EAGAIN : -ENOTCONN;
 	}
 	c->sent++;
+	if (id == CORE_CHAR_LOG)
+		log_chunk_sent(c, buf, len);
 	if (c->indicate) {
 		c->awaiting_confirm = true;
 		c->confirm_timer = sd_event_source_disable_unref(c->confirm_timer);

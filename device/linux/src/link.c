@@ -252,7 +252,7 @@ static void peer_connected(struct periph *p, int i)
 	bool bonded = device_bonded(d);
 
 	p->peer = i;
-	p->mtu = PROTO_MTU_MIN;
+	p->mtu = p->att_mtu = PROTO_MTU_MIN;
 	p->encrypted = false;
 	p->last_encrypted = false;
 	p->bonded_reported = bonded;
@@ -274,7 +274,7 @@ static void peer_disconnected(struct periph *p)
 	periph_log(p, 0, "central %s disconnected", p->devices[p->peer].address);
 	p->peer = -1;
 	p->encrypted = false;
-	p->mtu = PROTO_MTU_MIN;
+	p->mtu = p->att_mtu = PROTO_MTU_MIN;
 	security_stop(p);
 	gatt_link_down(p);
 	core_on_disconnect(&p->core);
@@ -404,7 +404,7 @@ int link_start(struct periph *p)
 	int r;
 
 	p->peer = -1;
-	p->mtu = PROTO_MTU_MIN;
+	p->mtu = p->att_mtu = PROTO_MTU_MIN;
 	p->hci_fd = -1;
 	r = sd_bus_match_signal_async(p->bus, NULL, "org.bluez", "/",
 				      "org.freedesktop.DBus.ObjectManager", "InterfacesAdded",
@@ -534,7 +534,8 @@ void link_access(struct periph *p, const char *device, uint16_t mtu, bool protec
 	}
 	if (p->peer < 0)
 		return;
-	if (mtu >= PROTO_MTU_MIN && mtu != p->mtu) {
+	if (mtu >= PROTO_MTU_MIN && mtu != p->att_mtu) {
+		p->att_mtu = mtu;
 		p->mtu = mtu > PROTO_MTU_MAX ? PROTO_MTU_MAX : mtu;
 		periph_log(p, 1, "ATT MTU %u", mtu);
 		core_on_mtu(&p->core, p->mtu);

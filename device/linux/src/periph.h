@@ -170,7 +170,8 @@ struct periph {
 	bool active;                /* the core runs: link events reach it */
 	bool encrypted;
 	bool last_encrypted, bonded_reported; /* as last told to the core */
-	uint16_t mtu;
+	uint16_t mtu;               /* for the core: the ATT MTU, at most PROTO_MTU_MAX */
+	uint16_t att_mtu;           /* the ATT MTU bluetoothd reported */
 	sd_event_source *security_timer;
 	int hci_fd;                 /* raw HCI socket for HCIGETCONNINFO; -1 */
 	bool hci_unavailable;
@@ -191,6 +192,11 @@ struct periph {
 	uint32_t flood_left;
 	uint32_t flood_record;
 	uint64_t flood_sent, flood_t0_us;
+
+	/* Notification pacing (gatt.c): BlueZ's multiple-notification buffer. */
+	size_t pace_bytes;           /* notification bytes in the open window */
+	bool pace_pinging;           /* Peer.Ping to bluetoothd unanswered */
+	sd_event_source *pace_timer; /* the gap after its answer */
 
 	struct periph_chr *chrs;
 	size_t n_chrs;

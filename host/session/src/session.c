@@ -72,9 +72,6 @@ struct session {
 
 	/* Coach */
 	bool configured;
-	/* Info came before the link was up (the bluez transport reads it before
-	 * it subscribes): the roller is set up on TRANSPORT_CONNECTED. */
-	bool setup_pending;
 	struct coach_config config;
 	struct coach coach;
 	uint8_t last_phase;
@@ -308,9 +305,17 @@ static int arm_timeout(struct session *s)
 	return sd_event_source_set_enabled(s->timeout, SD_EVENT_ONESHOT);
 }
 
+/*
+ * Writes the next queued request when none is outstanding and the link is
+ * up. The bluez transport delivers Info and the first notifications while it
+ * is still subscribing (before TRANSPORT_CONNECTED), and after a reconnect
+ * the first live batch shows the gap before the link is up: what they ask
+ * for waits in the queue until on_state(CONNECTED) pumps it.
+ */
 static void control_pump(struct session *s)
 {
-	while (!s->outstanding && s->q_len && s->stage != STAGE_FINISHED) {
+	while (!s->outstanding && s->q_len && s->stage != STAGE_FINISHED &&
+	       s->link == TRANSPORT_CONNECTED) {
 		struct queued_request item = s->queue[s->q_head];
 		uint8_t buf[PROTO_FRAME_ABS_MAX];
 		size_t len = 0;
@@ -631,12 +636,8 @@ static void on_info(struct session *s, const struct proto_info *info)
 	};
 	ui_start(s->ui, &ui_info);
 	s->stage = STAGE_COACHING;
-	if (!s->opt.replay) {
-		if (s->link == TRANSPORT_CONNECTED)
-			start_device_session(s);
-		else
-			s->setup_pending = true;
-	}
+	if (!s->opt.replay)
+		start_device_session(s); /* queued until the link is up */
 	update_status(s);
 }
 
@@ -752,10 +753,9 @@ static void on_state(void *userdata, enum transport_state st, int err, const cha
 		finish(s, 0);
 		return;
 	case TRANSPORT_CONNECTED:
-		if (s->setup_pending && !err && s->stage == STAGE_COACHING) {
-			s->setup_pending = false;
-			start_device_session(s);
-		}
+		/* Requests made while the link was not up yet (set-up on Info, a
+		 * re-send of what a reconnect left out) go now. */
+		control_pump(s);
 		/* Still connected, but our last write failed: no answer will come. */
 		if (err && s->outstanding) {
 			control_cb cb = s->outstanding_cb;

@@ -414,6 +414,55 @@ ctl_find() {
 	done
 }
 
+# --- GATT through a bluetoothctl session (ctl_start) --------------------------------
+
+# bluetoothctl prints a value as a hex dump, 16 bytes a line, after its prompt
+# ("[Roller:/service0015/char0022]#    01 04 03 07 ..."): E2E_CTL_HEX matches
+# where such a line starts; append the first bytes ("${E2E_CTL_HEX}01 04 ").
+E2E_CTL_HEX='(^|# )[[:space:]]*'
+
+# ctl_gatt_select NAME UUID: select the characteristic UUID in bluetoothctl
+# NAME's gatt menu (the device must be connected, services resolved).
+ctl_gatt_select() {
+	ctl_cmd "$1" "gatt.select-attribute $2"
+	ctl_wait "$1" "char[0-9a-f]{4}\]|No attribute|Attribute .* not found" 10 ||
+		e2e_fail "select-attribute $2: no answer"
+	[[ $REPLY == *char* ]] || e2e_fail "select-attribute $2: $REPLY"
+}
+
+# ctl_gatt_notify NAME UUID: StartNotify on UUID (notifications or indications).
+ctl_gatt_notify() {
+	ctl_gatt_select "$1" "$2"
+	ctl_cmd "$1" "gatt.notify on"
+	ctl_wait "$1" 'Notify started|Failed to start notify' 20 || e2e_fail "notify on $2: no answer"
+	[[ $REPLY == *"Notify started"* ]] || e2e_fail "notify on $2: $REPLY"
+}
+
+# ctl_gatt_write NAME UUID HEXBYTES...: write the bytes ("01 03 02 08 21") to
+# UUID. REPLY = bluetoothctl's first answer ("Attempting to write ..." or
+# "Failed to write ..."; a write that needs pairing may answer later).
+ctl_gatt_write() {
+	local name=$1 uuid=$2 bytes='' b
+	shift 2
+	for b in "$@"; do bytes+="${bytes:+ }0x$b"; done
+	ctl_gatt_select "$name" "$uuid"
+	ctl_cmd "$name" "gatt.write \"$bytes\""
+	ctl_wait "$name" 'Failed to write|Attempting to write|Write successful' 30 ||
+		e2e_fail "write to $uuid: no answer in 30 s"
+}
+
+# ctl_hex_bytes LINE: the bytes of a bluetoothctl hex dump line, as an array in
+# E2E_HEX_BYTES and as text ("01 04 03 ...") in REPLY.
+ctl_hex_bytes() {
+	local word
+	E2E_HEX_BYTES=()
+	for word in ${1##*# }; do
+		[[ $word =~ ^[0-9a-f]{2}$ ]] || break
+		E2E_HEX_BYTES+=("$word")
+	done
+	REPLY=${E2E_HEX_BYTES[*]}
+}
+
 # --- the programs under test -----------------------------------------------------
 
 # Options that select the adapter of each program. Adjust here when the real
@@ -482,6 +531,75 @@ roller_expect() {
 		wait_bg "$name" 1 || true
 	fi
 	return "$rc"
+}
+
+# --- session logs written by roller ------------------------------------------------
+
+# roller_log_samples FILE NAME: checks the Measurement samples of the session
+# log FILE (a .rlog of `roller coach` or `roller sync`): every sample index
+# from the first to the last must be there exactly once, live or re-sent
+# (RESEND_SAMPLES frames count, they fill gaps). Keeps `roller log dump FILE`
+# as NAME.dump and the verdict as NAME.samples in the scenario directory.
+# 0 when whole; 1 with REPLY = what is wrong, naming the first bad index
+# ("samples 1200..1263 missing (64)", "sample 1200 twice ..."). Also sets
+# E2E_LOG_FIRST, E2E_LOG_END (one past the last), E2E_LOG_FRAMES,
+# E2E_LOG_RESENT (re-sent samples), E2E_LOG_SESSION_START/_END (sample of the
+# roller's SESSION START / END marker, "" when none). Forks twice.
+roller_log_samples() {
+	local file=$1 name=$2 dir=$E2E_SCENARIO_DIR
+	local re_m='measurement first=([0-9]+) time=[0-9]+ n=([0-9]+) flags=0x[0-9a-f]+([a-z,]*)'
+	local re_s='session (start|end) id=[0-9]+ region=[^ ]+ sample=([0-9]+)'
+	local -a n_at=()
+	local line first n bad='' expect='' k
+	E2E_LOG_FIRST='' E2E_LOG_END='' E2E_LOG_FRAMES=0 E2E_LOG_RESENT=0
+	E2E_LOG_SESSION_START='' E2E_LOG_SESSION_END=''
+	if ! "$ROLLER_BIN" log dump "$file" >"$dir/$name.dump" 2>&1; then
+		REPLY="roller log dump $file failed (see $name.dump)"
+		printf 'BAD: %s\n' "$REPLY" >"$dir/$name.samples"
+		return 1
+	fi
+	# Only the fields (the force lists make the lines long): one grep.
+	grep -oE "$re_m|$re_s" "$dir/$name.dump" >"$dir/$name.frames" || true
+	while IFS= read -r line; do
+		if [[ $line =~ $re_m ]]; then
+			first=${BASH_REMATCH[1]} n=${BASH_REMATCH[2]}
+			E2E_LOG_FRAMES=$((E2E_LOG_FRAMES + 1))
+			[[ ${BASH_REMATCH[3]} == *resent* ]] && E2E_LOG_RESENT=$((E2E_LOG_RESENT + n))
+			if [[ -n ${n_at[first]:-} && -z $bad ]]; then
+				bad="sample $first twice (two frames start there, $n and ${n_at[first]} samples)"
+			fi
+			((n > ${n_at[first]:-0})) && n_at[first]=$n
+		elif [[ $line =~ $re_s ]]; then
+			if [[ ${BASH_REMATCH[1]} == start ]]; then
+				E2E_LOG_SESSION_START=${BASH_REMATCH[2]}
+			else
+				E2E_LOG_SESSION_END=${BASH_REMATCH[2]}
+			fi
+		fi
+	done <"$dir/$name.frames"
+	for k in "${!n_at[@]}"; do
+		if [[ -z $expect ]]; then
+			E2E_LOG_FIRST=$k
+		elif ((k < expect)) && [[ -z $bad ]]; then
+			bad="sample $k twice (its frame $k..$((k + n_at[k] - 1)) overlaps the one before, which ends at $((expect - 1)))"
+		elif ((k > expect)) && [[ -z $bad ]]; then
+			bad="samples $expect..$((k - 1)) missing ($((k - expect)))"
+		fi
+		((k + n_at[k] > ${expect:-0})) && expect=$((k + n_at[k]))
+	done
+	E2E_LOG_END=$expect
+	[[ -n $expect || -n $bad ]] || bad="no Measurement samples in $file"
+	printf -v line '%s: %s frames, samples %s..%s, %s re-sent, session markers start=%s end=%s' \
+		"$file" "$E2E_LOG_FRAMES" "${E2E_LOG_FIRST:-?}" "$((${E2E_LOG_END:-0} - 1))" \
+		"$E2E_LOG_RESENT" "${E2E_LOG_SESSION_START:--}" "${E2E_LOG_SESSION_END:--}"
+	if [[ -n $bad ]]; then
+		REPLY=$bad
+		printf '%s\nBAD: %s\n' "$line" "$bad" >"$dir/$name.samples"
+		return 1
+	fi
+	REPLY=$line
+	printf '%s\nOK: every sample once\n' "$line" >"$dir/$name.samples"
+	return 0
 }
 
 # --- registration ------------------------------------------------------------------

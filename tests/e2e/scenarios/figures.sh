@@ -21,16 +21,6 @@
 E2E_FIG_SEED=4242
 E2E_FIG_FLOOD_BYTES=48000
 
-# _fig_last_session: REPLY = the newest session log (by name: they start with
-# the UTC time).
-_fig_last_session() {
-	local dir=${XDG_DATA_HOME:-$HOME/.local/share}/roller/sessions file
-	REPLY=
-	for file in "$dir"/*.rlog; do
-		[[ -f $file ]] && REPLY=$file
-	done
-}
-
 # _fig_field LINE KEY: REPLY = the value of KEY=VALUE in LINE ("" if none).
 _fig_field() {
 	local re="(^| )$2=([^ ]*)"
@@ -41,9 +31,7 @@ _fig_field() {
 e2e_scenario fig_latency 150 "figure: sample on the roller -> frame in roller coach (guest clock)"
 scenario_fig_latency() {
 	e2e_require_bin ROLLER_BIN ROLLER_PERIPH_BIN E2E_PROBE_BIN
-	local stamps=$E2E_SCENARIO_DIR/timestamps.txt before after
-	_fig_last_session
-	before=$REPLY
+	local stamps=$E2E_SCENARIO_DIR/timestamps.txt session
 	# Real time: the figure is about the link at the roller's own pace.
 	start_periph --timestamps "$stamps"
 	cursor_open coach "$E2E_SCENARIO_DIR/coach.log"
@@ -62,11 +50,13 @@ scenario_fig_latency() {
 	# SIGINT: roller-periph closes (flushes) the timestamps file.
 	stop_bg periph INT
 	[[ $REPLY == 0 ]] || e2e_fail "roller-periph exited with $REPLY on SIGINT (periph.log)"
-	_fig_last_session
-	after=$REPLY
-	[[ -n $after && $after != "$before" ]] || e2e_fail "roller coach wrote no new session log"
-	cp "$after" "$E2E_SCENARIO_DIR/session.rlog"
-	"$E2E_PROBE_BIN" latency "$after" "$stamps" >"$E2E_SCENARIO_DIR/latency.txt" 2>&1 ||
+	# The log roller coach names on exit ("Session log: PATH").
+	wait_for_line "$E2E_SCENARIO_DIR/coach.log" '^Session log: ' 1 ||
+		e2e_fail "roller coach named no session log (coach.log)"
+	session=${REPLY#Session log: }
+	[[ -f $session ]] || e2e_fail "roller coach named $session, which is not there"
+	cp "$session" "$E2E_SCENARIO_DIR/session.rlog"
+	"$E2E_PROBE_BIN" latency "$session" "$stamps" >"$E2E_SCENARIO_DIR/latency.txt" 2>&1 ||
 		e2e_fail "e2e_probe latency failed: $(<"$E2E_SCENARIO_DIR/latency.txt")"
 	local line key
 	line=$(<"$E2E_SCENARIO_DIR/latency.txt")
