@@ -222,6 +222,22 @@ static void test_pair_and_already_paired(void **state)
 	assert_int_equal(fake_u(&h, "pair_calls"), 1); /* Pair never called on a paired device */
 }
 
+/* Paired without a bond (keys not stored): `roller pair` removes that
+ * pairing and pairs again, so that the roller takes control writes. */
+static void test_pair_repairs_an_unbonded_pairing(void **state)
+{
+	(void)state;
+	fake_call(&h, "AddKnownDevice", "bb", 1, 0);
+	assert_int_equal(run(bluez_cmd_pair, NULL, "pair", "--adapter", "hci1", ROLLER_ADDR, NULL),
+			 BLUEZ_EXIT_OK);
+	expect_in(out, "not bonded");
+	expect_in(out, "Paired with");
+	assert_int_equal(fake_u(&h, "remove_calls"), 1);
+	assert_int_equal(fake_u(&h, "pair_calls"), 1);
+	assert_true(fake_b(&h, "paired"));
+	assert_true(fake_b(&h, "bonded"));
+}
+
 static void test_pair_keeps_other_config(void **state)
 {
 	char path[320], cfg[1024];
@@ -509,6 +525,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pair_passkey_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pair_numeric_comparison, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pair_bad_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pair_repairs_an_unbonded_pairing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devices_and_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_response_before_write_reply, setup, teardown),

@@ -59,6 +59,7 @@ struct cmd {
 	bool agent_started;
 	unsigned pair_retries;
 	sd_event_source *retry_timer;
+	bool unbonded_removed; /* a pairing without a bond was removed: pair anew */
 
 	/* scan results */
 	char **seen;
@@ -730,6 +731,25 @@ static int pair_reply(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	return 0;
 }
 
+static int unbonded_removed(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct cmd *c = userdata;
+	const sd_bus_error *e = sd_bus_message_get_error(m);
+
+	(void)error;
+	c->call = sd_bus_slot_unref(c->call);
+	if (e) {
+		errorf(c, bus_error_exit(bz_error_errno(e)), "could not remove the pairing without "
+		       "a bond with %s: %s\nhint: run 'roller forget %s', then 'roller pair %s'",
+		       c->address, bz_error_text(e), c->address, c->address);
+		return 0;
+	}
+	c->unbonded_removed = true;
+	/* The device object is gone (or about to be): find the roller again. */
+	discovery_start(c);
+	return 0;
+}
+
 static void pair_start(struct cmd *c)
 {
 	struct bz_device *d = target(c);
@@ -739,8 +759,24 @@ static void pair_start(struct cmd *c)
 
 	if (c->done)
 		return;
-	if (!d) {
+	if (!d || (c->unbonded_removed && d->paired)) {
+		/* Unknown, or the stale object of the pairing just removed. */
 		discovery_start(c);
+		return;
+	}
+	if (d->paired && !bz_device_bonded(d)) {
+		/* Paired, but its keys were not stored (a central that was not
+		 * bondable, e.g. `pairable off`): the roller refuses control
+		 * writes on such a link, and Pair cannot be called again on a
+		 * paired device. Remove that pairing and pair anew. */
+		discovery_stop(c);
+		if (!c->json)
+			printf("%s is paired with this computer but not bonded (no keys were "
+			       "stored): removing that pairing and pairing again.\n", c->address);
+		if (sd_bus_call_method_async(c->bus, &c->call, "org.bluez", c->adapter_path,
+					     BZ_IFACE_ADAPTER, "RemoveDevice", unbonded_removed, c,
+					     "o", d->path) < 0)
+			errorf(c, BLUEZ_EXIT_FAILURE, "RemoveDevice failed");
 		return;
 	}
 	if (d->paired) {
@@ -780,7 +816,7 @@ static void pair_ready(struct cmd *c)
 	struct bz_device *d = target(c);
 	int r;
 
-	if (d && d->paired) {
+	if (d && d->paired && bz_device_bonded(d)) {
 		pair_start(c);
 		return;
 	}
