@@ -148,21 +148,12 @@ fw_disconnect() {
 		e2e_fail "still connected 15 s after disconnect"
 }
 
+# The bluetoothctl helpers of lib.sh (ctl_gatt_*), on the central's session.
 # fw_select UUID: select the characteristic in bluetoothctl's gatt menu.
-fw_select() {
-	ctl_cmd central "gatt.select-attribute $1"
-	ctl_wait central "char[0-9a-f]{4}\]|No attribute|Attribute .* not found" 10 ||
-		e2e_fail "select-attribute $1: no answer"
-	[[ $REPLY == *char* ]] || e2e_fail "select-attribute $1: $REPLY"
-}
+fw_select() { ctl_gatt_select central "$1"; }
 
 # fw_subscribe UUID: StartNotify on it (notifications or indications).
-fw_subscribe() {
-	fw_select "$1"
-	ctl_cmd central "gatt.notify on"
-	ctl_wait central 'Notify started|Failed to start notify' 20 || e2e_fail "notify on $1: no answer"
-	[[ $REPLY == *"Notify started"* ]] || e2e_fail "notify on $1: $REPLY"
-}
+fw_subscribe() { ctl_gatt_notify central "$1"; }
 
 # fw_unsubscribe UUID: StopNotify (Measurement floods bluetoothctl's log:
 # ~10 notifications a second, 3 lines each).
@@ -174,27 +165,14 @@ fw_unsubscribe() {
 
 # fw_write UUID HEXBYTES...: write one frame ("01 03 02 01 07") to UUID.
 # REPLY = bluetoothctl's answer (write errors come back as "Failed to write").
-fw_write() {
-	local uuid=$1 bytes=
-	shift
-	local b
-	for b in "$@"; do bytes+="${bytes:+ }0x$b"; done
-	fw_select "$uuid"
-	ctl_cmd central "gatt.write \"$bytes\""
-	ctl_wait central 'Failed to write|Attempting to write|Write successful' 30 ||
-		e2e_fail "write to $uuid: no answer in 30 s"
-}
+fw_write() { ctl_gatt_write central "$@"; }
 
 # fw_hex_bytes LINE: the hex dump bytes of a bluetoothctl value line, as an
 # array in FW_BYTES and as text ("01 04 05 ...") in FW_HEX_TEXT.
 fw_hex_bytes() {
-	local word
-	FW_BYTES=()
-	for word in ${1##*# }; do
-		[[ $word =~ ^[0-9a-f]{2}$ ]] || break
-		FW_BYTES+=("$word")
-	done
-	FW_HEX_TEXT=${FW_BYTES[*]}
+	ctl_hex_bytes "$1"
+	FW_BYTES=("${E2E_HEX_BYTES[@]}")
+	FW_HEX_TEXT=$REPLY
 }
 
 # fw_u32 INDEX: REPLY = the little-endian u32 at FW_BYTES[INDEX..INDEX+3].
