@@ -789,6 +789,7 @@ static void pair_start(struct cmd *c)
 	bluez_get_timing(&tm);
 	if (!c->json)
 		printf("Pairing with %s (%s)...\n", device_name(d), c->address);
+	fflush(stdout); /* progress: shown now, also when stdout is a file or pipe */
 	r = sd_bus_message_new_method_call(c->bus, &m, "org.bluez", d->path, BZ_IFACE_DEVICE, "Pair");
 	if (r >= 0)
 		r = sd_bus_call_async(c->bus, &c->call, m, pair_reply, c, 3 * tm.call_timeout_ms * MS);
@@ -830,6 +831,7 @@ static void pair_ready(struct cmd *c)
 	if (!d) {
 		if (!c->json)
 			printf("Looking for %s...\n", c->address);
+		fflush(stdout);
 		set_deadline(c, c->timeout_s * S);
 	}
 	pair_start(c);

@@ -196,20 +196,53 @@ scenario_roller_control_unbonded() {
 # hci0 pairable again.
 _roller_unbonded_cleanup() {
 	local dev=/org/bluez/$E2E_CENTRAL/dev_${E2E_PERIPHERAL_ADDR//:/_}
+	local peer=/org/bluez/$E2E_PERIPHERAL/dev_${E2E_CENTRAL_ADDR//:/_}
 	dbus-send --system --print-reply --dest=org.bluez "$dev" org.bluez.Device1.Disconnect >/dev/null 2>&1
+	# From the peripheral's side too: a link left up there keeps hci1 from
+	# advertising, and the next scenario's `roller pair` finds nothing.
+	dbus-send --system --print-reply --dest=org.bluez "$peer" org.bluez.Device1.Disconnect >/dev/null 2>&1
 	dbus-send --system --print-reply --dest=org.bluez "/org/bluez/$E2E_CENTRAL" \
 		org.bluez.Adapter1.RemoveDevice "objpath:$dev" >/dev/null 2>&1
 	dbus-send --system --print-reply --dest=org.bluez "/org/bluez/$E2E_CENTRAL" \
 		org.freedesktop.DBus.Properties.Set string:org.bluez.Adapter1 string:Pairable \
 		variant:boolean:true >/dev/null 2>&1
+	wait_until 30 0.5 _roller_link_down ||
+		e2e_log "warning: the link hci0-hci1 is still up 30 s after the clean-up"
 	return 0
+}
+
+# _roller_link_down: 0 when neither adapter reports the other as connected.
+_roller_link_down() {
+	! { device_prop "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Connected && [[ $REPLY == true ]]; } &&
+		! { device_prop "$E2E_PERIPHERAL" "$E2E_CENTRAL_ADDR" Connected && [[ $REPLY == true ]]; }
+}
+
+# _roller_pair_new NAME: `roller pair` of a roller hci0 does not know (log
+# NAME.log), with roller-periph started only once it is looking. btvirt
+# answers a scan with each advertiser once, at the moment scanning is
+# enabled, which can be before the kernel counts discovery as running: that
+# report is dropped and, with duplicate filtering, no other comes until the
+# next restart (seen: 30 s without a find). A real controller repeats its
+# reports; an advertiser that starts during the scan is reported at once.
+# E2E_STATUS = roller pair's exit status.
+_roller_pair_new() {
+	local name=$1
+	dbus-send --system --print-reply --dest=org.bluez "/org/bluez/$E2E_CENTRAL" \
+		org.bluez.Adapter1.RemoveDevice \
+		"objpath:/org/bluez/$E2E_CENTRAL/dev_${E2E_PERIPHERAL_ADDR//:/_}" >/dev/null 2>&1 || true
+	cursor_open "$name" "$E2E_SCENARIO_DIR/$name.log"
+	roller_bg "$name" pair "$E2E_PERIPHERAL_ADDR"
+	cursor_wait "$name" 'Looking for' 30 || e2e_fail "roller pair did not start looking ($name.log)"
+	start_periph
+	wait_bg "$name" 60 || e2e_fail "roller pair did not finish within 60 s ($name.log)"
+	E2E_STATUS=$REPLY
 }
 
 e2e_scenario roller_pair 90 "roller pair: LE Secure Connections, bonded, trusted, default roller"
 scenario_roller_pair() {
 	e2e_require_bin ROLLER_BIN ROLLER_PERIPH_BIN
-	start_periph
-	run_roller pair 60 pair "$E2E_PERIPHERAL_ADDR" || e2e_fail "roller pair exited with $? (pair.log)"
+	_roller_pair_new pair
+	((E2E_STATUS == 0)) || e2e_fail "roller pair exited with $E2E_STATUS (pair.log)"
 	device_is "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Paired true || e2e_fail "not Paired after roller pair"
 	device_is "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Bonded true || e2e_fail "not Bonded after roller pair"
 	device_is "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Trusted true || e2e_fail "not Trusted after roller pair"
@@ -496,6 +529,8 @@ scenario_roller_forget_pair() {
 	if device_prop "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Paired && [[ $REPLY == true ]]; then
 		e2e_fail "still Paired after roller forget"
 	fi
-	run_roller pair 60 pair "$E2E_PERIPHERAL_ADDR" || e2e_fail "roller pair after forget exited with $? (pair.log)"
+	stop_bg periph INT
+	_roller_pair_new pair
+	((E2E_STATUS == 0)) || e2e_fail "roller pair after forget exited with $E2E_STATUS (pair.log)"
 	device_is "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Bonded true || e2e_fail "not Bonded after pairing again"
 }
