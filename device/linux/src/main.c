@@ -676,6 +676,11 @@ static int parse_options(struct periph_options *o, int argc, char **argv)
 		fprintf(stderr, "roller-periph: --loop goes with --trace\n");
 		return 2;
 	}
+	if (o->trace_loop && o->prerecord) {
+		fprintf(stderr, "roller-periph: --prerecord plays the trace once: it cannot go "
+			"with --loop\n");
+		return 2;
+	}
 	return 0;
 }
 
