@@ -38,6 +38,8 @@ int app_sessions_dir(char *out, size_t size);
 /* "N" (> 0, at most 1000), "max" or "0" (as fast as possible = 0). */
 int app_parse_speed(const char *text, double *speed);
 int app_parse_uint(const char *text, unsigned long min, unsigned long max, unsigned long *out);
+/* --body-weight: kilograms, 20 to 250 (decimals allowed), into 0.1 kg. */
+int app_parse_weight(const char *text, uint16_t *dkg);
 
 /* SCREEN on a terminal unless plain or json was asked for. */
 enum ui_mode app_ui_mode(bool plain, bool json);

@@ -168,16 +168,11 @@ int cmd_coach(int argc, char **argv)
 				return app_usage_error(CMD, "--rest '%s': expected 0 to 600 seconds", optarg);
 			have_rest = true;
 			break;
-		case OPT_WEIGHT: {
-			char *end;
-			double kg = strtod(optarg, &end);
-
-			if (end == optarg || *end || !(kg >= 20 && kg <= 250))
+		case OPT_WEIGHT:
+			if (app_parse_weight(optarg, &weight_dkg) < 0)
 				return app_usage_error(CMD, "--body-weight '%s': expected 20 to 250 kg",
 						       optarg);
-			weight_dkg = (uint16_t)(kg * 10.0 + 0.5);
 			break;
-		}
 		case OPT_SOUND:
 			sound = true;
 			break;

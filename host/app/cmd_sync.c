@@ -333,16 +333,11 @@ int cmd_sync(int argc, char **argv)
 			if (app_parse_uint(optarg, 1, 3600, &wait_s) < 0)
 				return app_usage_error(CMD, "--wait '%s': expected 1 to 3600 seconds", optarg);
 			break;
-		case OPT_WEIGHT: {
-			char *end;
-			double kg = strtod(optarg, &end);
-
-			if (end == optarg || *end || !(kg >= 20 && kg <= 250))
+		case OPT_WEIGHT:
+			if (app_parse_weight(optarg, &c.weight_dkg) < 0)
 				return app_usage_error(CMD, "--body-weight '%s': expected 20 to 250 kg",
 						       optarg);
-			c.weight_dkg = (uint16_t)(kg * 10.0 + 0.5);
 			break;
-		}
 		case OPT_CONFIG:
 			config_file = optarg;
 			break;

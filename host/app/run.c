@@ -75,6 +75,17 @@ int app_parse_uint(const char *text, unsigned long min, unsigned long max, unsig
 	return 0;
 }
 
+int app_parse_weight(const char *text, uint16_t *dkg)
+{
+	char *end;
+	double kg = strtod(text, &end);
+
+	if (end == text || *end || !(kg >= 20 && kg <= 250))
+		return -EINVAL;
+	*dkg = (uint16_t)(kg * 10.0 + 0.5);
+	return 0;
+}
+
 int app_parse_speed(const char *text, double *speed)
 {
 	char *end;

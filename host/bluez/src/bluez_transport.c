@@ -389,21 +389,9 @@ static int discovery_started(sd_bus_message *m, void *userdata, sd_bus_error *er
 	return 0;
 }
 
-static int filter_set(sd_bus_message *m, void *userdata, sd_bus_error *error)
-{
-	struct transport *t = userdata;
-
-	(void)m, (void)error;
-	enter(t);
-	t->disc_slot = sd_bus_slot_unref(t->disc_slot);
-	/* A refused filter still leaves an unfiltered scan: go on. */
-	if (t->discovering)
-		sd_bus_call_method_async(t->bus, &t->disc_slot, "org.bluez", t->adapter_path,
-					 BZ_IFACE_ADAPTER, "StartDiscovery", discovery_started, t, "");
-	leave(t);
-	return 0;
-}
-
+/* The answer to SetDiscoveryFilter or StopDiscovery: (re)start scanning.
+ * Either's error is ignored: a refused filter still leaves an unfiltered
+ * scan, and a refused stop a scan that StartDiscovery joins. */
 static int discovery_restarted(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct transport *t = userdata;
@@ -456,7 +444,7 @@ static void discovery_start(struct transport *t)
 	    sd_bus_message_close_container(m) >= 0 && sd_bus_message_close_container(m) >= 0 &&
 	    sd_bus_message_append(m, "{sv}", "Transport", "s", "le") >= 0 &&
 	    sd_bus_message_close_container(m) >= 0)
-		sd_bus_call_async(t->bus, &t->disc_slot, m, filter_set, t, 0);
+		sd_bus_call_async(t->bus, &t->disc_slot, m, discovery_restarted, t, 0);
 	sd_bus_message_unref(m);
 	t->scan_timer = sd_event_source_disable_unref(t->scan_timer);
 	sd_event_add_time_relative(t->ev, &t->scan_timer, CLOCK_MONOTONIC,
