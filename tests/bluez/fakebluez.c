@@ -225,6 +225,13 @@ struct fake {
 	unsigned remove_calls, disconnect_calls, app_start_notify, app_acquire_notify;
 	unsigned confirms, client_acquires, client_start_notify;
 	bool responder_agent_called;
+	/* HoldConfirms: indications delivered but not confirmed yet (Confirm
+	 * goes to the application when released); an application gone while
+	 * one is held is what crashes bluetoothd 5.66 (its late Confirm). */
+	bool hold_confirms;
+	char *held[16];
+	unsigned n_held;
+	bool gone_unconfirmed;
 	struct strlist agent_calls;
 };
 
@@ -679,7 +686,10 @@ static void deliver(struct fake *f, struct app_chr *c, const uint8_t *v, size_t 
 		return;
 	}
 	c->delivered++;
-	if (c->indicate) {
+	if (c->indicate && f->hold_confirms) {
+		if (f->n_held < sizeof(f->held) / sizeof(f->held[0]))
+			f->held[f->n_held++] = strdup(c->path);
+	} else if (c->indicate) {
 		f->confirms++;
 		sd_bus_call_method_async(f->bus, NULL, f->app_owner, c->path, IFACE_CHR, "Confirm",
 					 NULL, NULL, "");
@@ -799,12 +809,30 @@ static int on_app_properties(sd_bus_message *m, void *userdata, sd_bus_error *er
 
 /* ---- link --------------------------------------------------------------------- */
 
+/* Sends the held confirmations (send) or drops them (a link that went down
+ * cancels unconfirmed indications without a confirmation). */
+static void held_confirms_release(struct fake *f, bool send)
+{
+	unsigned i;
+
+	for (i = 0; i < f->n_held; i++) {
+		if (send && f->app_owner) {
+			f->confirms++;
+			sd_bus_call_method_async(f->bus, NULL, f->app_owner, f->held[i], IFACE_CHR,
+						 "Confirm", NULL, NULL, "");
+		}
+		free(f->held[i]);
+	}
+	f->n_held = 0;
+}
+
 static void link_down(struct fake *f, const char *why)
 {
 	int i;
 
 	if (!f->connected)
 		return;
+	held_confirms_release(f, false);
 	logf_("link down (%s)", why);
 	f->connected = false;
 	f->link_timer = sd_event_source_disable_unref(f->link_timer);
@@ -1349,6 +1377,10 @@ static void app_clear(struct fake *f)
 {
 	int i;
 
+	if (f->n_held) {
+		logf_("application gone with %u indication(s) unconfirmed", f->n_held);
+		f->gone_unconfirmed = true;
+	}
 	link_down(f, "application gone");
 	for (i = 0; i < f->n_chrs; i++) {
 		struct app_chr *c = &f->chrs[i];
@@ -2007,6 +2039,19 @@ static int m_set_bondable(sd_bus_message *m, void *userdata, sd_bus_error *error
 	return sd_bus_reply_method_return(m, "");
 }
 
+static int m_hold_confirms(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct fake *f = userdata;
+	int b;
+
+	(void)error;
+	sd_bus_message_read(m, "b", &b);
+	f->hold_confirms = b;
+	if (!b)
+		held_confirms_release(f, true);
+	return sd_bus_reply_method_return(m, "");
+}
+
 static int m_set_mtu(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct fake *f = userdata;
@@ -2167,6 +2212,8 @@ static int m_get_state(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	kv_b(r, "device_exported", f->remote.exported);
 	kv_u(r, "delivered", (unsigned)delivered);
 	kv_u(r, "confirms", f->confirms);
+	kv_u(r, "held_confirms", f->n_held);
+	kv_b(r, "gone_unconfirmed", f->gone_unconfirmed);
 	kv_u(r, "app_start_notify", f->app_start_notify);
 	kv_u(r, "client_acquires", f->client_acquires);
 	kv_u(r, "client_start_notify", f->client_start_notify);
@@ -2192,6 +2239,7 @@ static const sd_bus_vtable fake_vtable[] = {
 	SD_BUS_METHOD("SetPairMethod", "s", "", m_set_pair_method, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("SetBondable", "b", "", m_set_bondable, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("SetMtu", "q", "", m_set_mtu, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD("HoldConfirms", "b", "", m_hold_confirms, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("SetServicesResolvedEarly", "b", "", m_set_resolved_early, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("SetQuietConnected", "b", "", m_set_quiet_connected, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD("SetWriteReplyDelay", "u", "", m_set_write_reply_delay, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -408,6 +408,34 @@ bool fake_wait_b(struct harness *h, const char *key, bool value, unsigned timeou
 	return false;
 }
 
+static bool periph_log_has(struct harness *h, const char *needle)
+{
+	char path[320], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/periph.log", h->dir);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+bool harness_wait_periph_log(struct harness *h, const char *needle, unsigned timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	do {
+		if (periph_log_has(h, needle))
+			return true;
+		usleep(20000);
+	} while (now_ms() < end);
+	return false;
+}
+
 bool fake_wait_u_at_least(struct harness *h, const char *key, unsigned min, unsigned timeout_ms)
 {
 	uint64_t end = now_ms() + timeout_ms;

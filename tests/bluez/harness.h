@@ -50,6 +50,9 @@ void harness_stop(struct harness *h);
 void harness_restart_fake(struct harness *h);
 /* SIGTERM to roller-periph; returns its exit status (or -1). */
 int harness_stop_periph(struct harness *h);
+/* Waits until roller-periph's log (it runs with -v) has a line containing
+ * needle. */
+bool harness_wait_periph_log(struct harness *h, const char *needle, unsigned timeout_ms);
 /* Dumps the periph log to stderr (on failures). */
 void harness_dump_logs(struct harness *h);
 

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+
 #include <cmocka.h>
 
 #include "harness.h"
@@ -244,6 +246,52 @@ static void test_sigterm_unregisters(void **state)
 	assert_false(fake_as_has(&h, "agents", "/org/roller/agent"));
 }
 
+/* SIGTERM while the central has not confirmed an indication: roller-periph
+ * sends nothing more and unregisters only after the confirmation (bluetoothd
+ * 5.66 aborts on a confirmation for an application that is gone). */
+static void test_sigterm_waits_for_confirmation(void **state)
+{
+	struct central_notes ctl = { 0 }, meas = { 0 };
+	struct proto_control_response rs;
+	sd_bus_slot *s = NULL, *s2 = NULL;
+	unsigned delivered;
+	pid_t pid = h.periph_pid;
+	int status;
+
+	(void)state;
+	connect_pair(true);
+	assert_int_equal(central_start_notify(&h, UUID_CONTROL, &ctl, &s), 0);
+	assert_int_equal(central_start_notify(&h, UUID_MEAS, &meas, &s2), 0);
+	assert_true(central_wait_notes(&h, &meas, 2, 4000)); /* streaming */
+	fake_call(&h, "HoldConfirms", "b", 1);
+	control(&ctl, PROTO_OP_VERSION, 9, &rs); /* its response is an indication */
+	assert_int_equal(fake_u(&h, "held_confirms"), 1);
+
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	if (!harness_wait_periph_log(&h, "waiting for the central to confirm", 5000)) {
+		harness_dump_logs(&h);
+		fail_msg("roller-periph did not wait for the confirmation");
+	}
+	/* Waiting, it sends nothing: not a measurement in 300 ms (at 80 Hz a
+	 * streaming roller notifies about every 100 ms). */
+	delivered = fake_u(&h, "delivered");
+	central_pump(&h, 300);
+	assert_int_equal(fake_u(&h, "delivered"), delivered);
+	assert_true(fake_b(&h, "app_registered"));
+	assert_true(fake_b(&h, "adv_registered"));
+
+	fake_call(&h, "HoldConfirms", "b", 0);
+	assert_true(fake_wait_b(&h, "app_registered", false, 5000));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	h.periph_pid = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_false(fake_b(&h, "gone_unconfirmed"));
+	assert_false(fake_b(&h, "adv_registered"));
+	sd_bus_slot_unref(s);
+	sd_bus_slot_unref(s2);
+}
+
 static void test_bluetoothd_restart(void **state)
 {
 	(void)state;
@@ -315,6 +363,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unpaired_control_write_refused_by_bluez, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_unregisters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_waits_for_confirmation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bluetoothd_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_fd, setup_notify_fd, teardown),
 		cmocka_unit_test_setup_teardown(test_trace_force, setup_trace, teardown),

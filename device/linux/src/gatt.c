@@ -303,6 +303,7 @@ static void confirm_done(struct periph_chr *c)
 	c->awaiting_confirm = false;
 	c->confirm_timer = sd_event_source_disable_unref(c->confirm_timer);
 	periph_poll_soon(c->p);
+	periph_stop_continue(c->p);
 }
 
 static int method_confirm(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -557,6 +558,17 @@ void gatt_link_down(struct periph *p)
 			p->chrs[i].confirm_timer =
 				sd_event_source_disable_unref(p->chrs[i].confirm_timer);
 		}
+	periph_stop_continue(p);
+}
+
+bool gatt_indication_unconfirmed(const struct periph *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_chrs; i++)
+		if (p->chrs[i].awaiting_confirm)
+			return true;
+	return false;
 }
 
 static int retry_fired(sd_event_source *s, uint64_t usec, void *userdata)
@@ -693,6 +705,10 @@ int gatt_notify(struct periph *p, enum core_char id, const uint8_t *buf, size_t 
 		return -EINVAL;
 	if (!link_connected(p) || (c->sessions == 0 && c->notify_fd < 0))
 		return -ENOTCONN;
+	/* Stopping: nothing new, so that the unconfirmed indications run out
+	 * (periph_stop_continue). */
+	if (p->stopping)
+		return -EAGAIN;
 	if (len + PROTO_ATT_OVERHEAD > p->mtu || len > sizeof(c->value))
 		return -EMSGSIZE;
 	if (c->indicate && c->awaiting_confirm)

@@ -489,6 +489,30 @@ static int shutdown_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* Unregistering with an indication unconfirmed would crash bluetoothd 5.66:
+ * its late confirmation calls Confirm on the application it has freed by
+ * then (libdbus aborts on the dangling name). So a stopping roller sends
+ * nothing more (gatt_notify), and unregisters once the central confirmed what
+ * it has, the link dropped, or the confirmation timed out (gatt.c); the
+ * shutdown timer bounds it all. */
+void periph_stop_continue(struct periph *p)
+{
+	if (!p->stopping || p->unregistering || gatt_indication_unconfirmed(p))
+		return;
+	p->unregistering = true;
+	if (p->bluez_owner[0]) {
+		if (p->adv_registered && advert_unregister(p, unregistered) >= 0)
+			p->pending_unregister++;
+		if (p->app_registered && gatt_unregister(p, unregistered) >= 0)
+			p->pending_unregister++;
+		if (p->agent_registered && agent_unregister(p, unregistered) >= 0)
+			p->pending_unregister++;
+	}
+	p->adv_registered = p->app_registered = false;
+	if (!p->pending_unregister)
+		sd_event_exit(p->ev, p->exit_code);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct periph *p = userdata;
@@ -500,21 +524,11 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	}
 	p->stopping = true;
 	periph_log(p, 0, "%s: unregistering and exiting", strsignal((int)si->ssi_signo));
-	if (p->bluez_owner[0]) {
-		if (p->adv_registered && advert_unregister(p, unregistered) >= 0)
-			p->pending_unregister++;
-		if (p->app_registered && gatt_unregister(p, unregistered) >= 0)
-			p->pending_unregister++;
-		if (p->agent_registered && agent_unregister(p, unregistered) >= 0)
-			p->pending_unregister++;
-	}
-	p->adv_registered = p->app_registered = false;
-	if (!p->pending_unregister) {
-		sd_event_exit(p->ev, p->exit_code);
-		return 0;
-	}
 	sd_event_add_time_relative(p->ev, NULL, CLOCK_MONOTONIC, SHUTDOWN_TIMEOUT_US, 1000,
 				   shutdown_timeout, p);
+	if (gatt_indication_unconfirmed(p))
+		periph_log(p, 1, "waiting for the central to confirm the last indication");
+	periph_stop_continue(p);
 	return 0;
 }
 

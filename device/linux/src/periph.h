@@ -158,6 +158,7 @@ struct periph {
 	bool registering;
 	bool active_once;           /* the core has been started */
 	bool stopping;
+	bool unregistering;         /* stopping, and the unregistration is sent */
 	unsigned pending_unregister;
 	int exit_code;
 	sd_bus_slot *agent_slot, *adv_slot, *om_slot;
@@ -209,6 +210,9 @@ void periph_fatal(struct periph *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Runs core_poll() soon (from the loop, never re-entrantly). */
 void periph_poll_soon(struct periph *p);
+/* Stopping: an indication was confirmed or given up; unregisters once none
+ * is left unconfirmed. */
+void periph_stop_continue(struct periph *p);
 
 /* gatt.c */
 int gatt_export(struct periph *p);
@@ -219,6 +223,8 @@ int gatt_notify(struct periph *p, enum core_char id, const uint8_t *buf, size_t 
 void gatt_battery_changed(struct periph *p, uint8_t percent);
 /* The link went down: forget per-link state (pending confirmations). */
 void gatt_link_down(struct periph *p);
+/* True while an indication we sent waits for its confirmation. */
+bool gatt_indication_unconfirmed(const struct periph *p);
 /* True if the method call comes from bluetoothd. */
 bool periph_from_bluez(const struct periph *p, sd_bus_message *m, sd_bus_error *error);
 

@@ -488,6 +488,28 @@ _e2e_periph_advertising() {
 	adapter_advertising "$E2E_PERIPHERAL"
 }
 
+# periph_drop_link: the peripheral's controller ends the link to the central
+# (Device1.Disconnect on the peripheral adapter; bluetoothd answers once the
+# link is down). Output in the scenario's disconnect.log.
+periph_drop_link() {
+	timeout 15 dbus-send --system --print-reply --dest=org.bluez \
+		"/org/bluez/$E2E_PERIPHERAL/dev_${E2E_CENTRAL_ADDR//:/_}" org.bluez.Device1.Disconnect \
+		>>"$E2E_SCENARIO_DIR/disconnect.log" 2>&1 ||
+		e2e_fail "Device1.Disconnect on $E2E_PERIPHERAL failed (disconnect.log)"
+}
+
+# periph_power_cut: the roller dies as a laptop sees it: its radio goes (the
+# link drops), then its program is gone (roller-periph killed with -9, so
+# nothing it would do on the way out happens).
+# Not the -9 alone: bluetoothd 5.66 aborts when a GATT application vanishes
+# with one of its indications unconfirmed (the late confirmation calls Confirm
+# on the freed application; a real roller is not a bluetoothd application).
+# A dropped link cancels the unconfirmed indication first.
+periph_power_cut() {
+	periph_drop_link
+	stop_bg periph KILL
+}
+
 # run_roller NAME TIMEOUT ARGS...: run `roller ARGS` on the central adapter with a
 # time limit, output in NAME.log. Returns roller's status, also in E2E_STATUS
 # (124: timed out).

@@ -65,8 +65,15 @@ btvirt_now=$E2E_BTVIRT_DEFAULT
 # shellcheck disable=SC2086  # options
 btvirt $btvirt_now >"$E2E_LOGS/btvirt.log" 2>&1 &
 btvirt_pid=$!
-/usr/libexec/bluetooth/bluetoothd -n -d -f "$E2E_XFER/guest/main.conf" >"$E2E_LOGS/bluetoothd.log" 2>&1 &
-bluetoothd_pid=$!
+# A crashing daemon leaves a core file next to the logs (bluetoothd 5.66 has
+# crashed here when a GATT application died mid-stream).
+ulimit -c unlimited
+echo "$E2E_LOGS/core.%e.%p" >/proc/sys/kernel/core_pattern 2>/dev/null || true
+start_bluetoothd() {
+	/usr/libexec/bluetooth/bluetoothd -n -d -f "$E2E_XFER/guest/main.conf" >>"$E2E_LOGS/bluetoothd.log" 2>&1 &
+	bluetoothd_pid=$!
+}
+start_bluetoothd
 
 setup_failed() {
 	result "E2E-SCENARIO: setup FAIL 0.00 s $*"
@@ -149,6 +156,36 @@ watchdog() {
 }
 trap watchdog TERM
 
+# bluetoothd_check NAME DIR: bluetoothd died while scenario NAME ran. That fails
+# NAME (whatever else it saw), names the signal, keeps the end of the daemon's
+# debug log in DIR (tests/e2e/run prints it), and starts bluetoothd again, so
+# that the scenarios after NAME test roller, not the aftermath of a crash.
+bluetoothd_deaths=0
+bluetoothd_check() {
+	_e2e_dead "$bluetoothd_pid" || return 0
+	local st=0 how
+	wait "$bluetoothd_pid" 2>/dev/null || st=$?
+	if ((st > 128)); then
+		how="killed by SIG$(kill -l $((st - 128)) 2>/dev/null || echo $((st - 128)))"
+	else
+		how="exit status $st"
+	fi
+	bluetoothd_deaths=$((bluetoothd_deaths + 1))
+	tail -n 80 "$E2E_LOGS/bluetoothd.log" >"$2/bluetoothd-end.log"
+	local cores=("$E2E_LOGS"/core.bluetoothd.*)
+	[[ -e ${cores[0]} ]] && echo "core file: ${cores[-1]#"$E2E_XFER"/}" >>"$2/bluetoothd-end.log"
+	{
+		echo "bluetoothd died during this scenario ($how): the end of its log is bluetoothd-end.log"
+		cat "$2/FAILED" 2>/dev/null
+	} >"$2/FAILED.new"
+	mv "$2/FAILED.new" "$2/FAILED"
+	e2e_log "runner: bluetoothd died during $1 ($how): starting it again"
+	echo "==== runner: bluetoothd died ($how) during $1; started again ====" >>"$E2E_LOGS/bluetoothd.log"
+	start_bluetoothd
+	wait_until 60 0.2 adapters_up ||
+		e2e_log "runner: bluetoothd did not power hci0 and hci1 again within 60 s"
+}
+
 # Job control: each scenario subshell gets its own process group, so everything
 # it started can be killed together.
 set -m
@@ -209,6 +246,7 @@ for name in "${E2E_SCENARIOS[@]}"; do
 	e2e_us
 	e2e_fmt_us $((REPLY - start_us))
 	secs=$REPLY
+	bluetoothd_check "$name" "$dir"
 	if [[ -f $dir/metrics ]]; then
 		while read -r key value; do
 			result "E2E-METRIC: $name $key $value"

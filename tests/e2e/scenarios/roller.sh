@@ -11,9 +11,10 @@
 #   roller_coach_json        live coaching; no sequence gap in the stream or log
 #   roller_reconnect         link dropped mid-hold, roller-periph alive: the
 #                            session log has no hole (RESEND_SAMPLES)
-#   roller_restart           roller-periph killed mid-hold and restarted
+#   roller_restart           the roller's power cut mid-hold (periph_power_cut),
+#                            roller-periph started again
 #   roller_sync              a session recorded with no laptop around, synced,
-#                            the download interrupted by killing roller-periph
+#                            the download interrupted by a power cut
 #   roller_replay            replays roller_reconnect's session
 #   roller_forget_pair       forget, pair again (leaves a bond, as found)
 #
@@ -315,9 +316,7 @@ scenario_roller_reconnect() {
 	session=$REPLY
 	e2e_step "hold started: roller-periph's controller drops the link"
 	local start=${EPOCHREALTIME/./}
-	timeout 15 dbus-send --system --print-reply --dest=org.bluez \
-		"/org/bluez/$E2E_PERIPHERAL/dev_${E2E_CENTRAL_ADDR//:/_}" org.bluez.Device1.Disconnect \
-		>>"$dir/disconnect.log" 2>&1 || e2e_fail "Device1.Disconnect on $E2E_PERIPHERAL failed (disconnect.log)"
+	periph_drop_link
 	cursor_wait coach "$E2E_RE_DISCONNECTED" 30 || e2e_fail "roller coach did not report the drop (coach.log)"
 	bg_running coach || e2e_fail "roller coach exited on the drop instead of reconnecting"
 	bg_running periph || e2e_fail "roller-periph died"
@@ -365,15 +364,15 @@ _roller_log_whole_resent() {
 	roller_log_samples "$1" session-live && ((E2E_LOG_RESENT > 0))
 }
 
-e2e_scenario roller_restart 180 "roller-periph killed mid-hold and restarted: coach notices, reconnects, streams again"
+e2e_scenario roller_restart 180 "the roller's power cut mid-hold, roller-periph started again: coach notices, reconnects, streams again"
 scenario_roller_restart() {
 	e2e_require_bin ROLLER_BIN ROLLER_PERIPH_BIN
 	start_periph "${E2E_PERIPH_HOLD_ARGS[@]}"
 	cursor_open coach "$E2E_SCENARIO_DIR/coach.log"
 	roller_bg coach coach --json "$E2E_PERIPHERAL_ADDR"
 	cursor_wait coach "$E2E_RE_HOLD_START" 90 || e2e_fail "no hold start in 90 s (coach.log)"
-	e2e_step "hold started: killing roller-periph"
-	stop_bg periph KILL
+	e2e_step "hold started: the roller's power is cut"
+	periph_power_cut
 	wait_until 30 0.5 device_is "$E2E_CENTRAL" "$E2E_PERIPHERAL_ADDR" Connected false ||
 		e2e_fail "hci0 still connected 30 s after roller-periph died"
 	cursor_wait coach "$E2E_RE_DISCONNECTED" 30 || e2e_fail "roller coach did not report the drop (coach.log)"
@@ -395,7 +394,7 @@ scenario_roller_restart() {
 # central is connected starts one; auto_stop_s = 60 s without contact ends it),
 # then roller sync downloads it. roller-periph #1 plays the trace at --speed 40
 # into a --storage file and stops; #2 serves that flash at real time, and is
-# killed (-9) once the transfer is under way; #3 takes over the same flash and
+# cut off (periph_power_cut: link dropped, then killed -9) once the transfer is under way; #3 takes over the same flash and
 # the same roller sync run must resume and complete. Its roller commands keep
 # their sessions and sync state in a data directory of their own (on the
 # guest's tmpfs; the saved session is copied to the scenario directory), so
@@ -403,7 +402,7 @@ scenario_roller_restart() {
 ROLLER_SYNC_CONTACT_S=120 # seconds of steady load (250 N) in the recorded session
 ROLLER_SYNC_STORAGE=/run/e2e/roller-sync-flash.bin
 ROLLER_SYNC_DATA=/run/e2e/roller-sync-data
-e2e_scenario roller_sync 180 "roller sync downloads a session recorded with no laptop connected, resumes after roller-periph is killed mid-transfer, stores every sample once"
+e2e_scenario roller_sync 180 "roller sync downloads a session recorded with no laptop connected, resumes after a power cut mid-transfer, stores every sample once"
 scenario_roller_sync() {
 	e2e_require_bin ROLLER_BIN ROLLER_PERIPH_BIN
 	local dir=$E2E_SCENARIO_DIR load
@@ -438,8 +437,8 @@ scenario_roller_sync() {
 	cursor_wait periph 'log transfer: ([0-9]+ chunks sent|END)' 60 || e2e_fail "the transfer did not go on (periph.log)"
 	[[ $REPLY != *END* ]] || e2e_fail "the whole transfer went before it could be interrupted: $REPLY (make the session longer)"
 	[[ $REPLY =~ ([0-9]+)\ chunks ]] && e2e_metric killed_after_chunks "${BASH_REMATCH[1]}"
-	e2e_step "killing roller-periph mid-transfer"
-	stop_bg periph KILL
+	e2e_step "the roller's power is cut mid-transfer"
+	periph_power_cut
 	bg_running sync || e2e_fail "roller sync ended with the roller gone instead of waiting for it"
 	start_periph -v --trace "$dir/empty.trace" --storage "$ROLLER_SYNC_STORAGE"
 	wait_bg sync 150 || e2e_fail "roller sync did not end within 150 s (sync.log)"
