@@ -245,6 +245,7 @@ static void report(struct sync_cmd *c, const struct sync_result *r, const char *
 		json_object_object_add(s, "sessions_already_here",
 				       json_object_new_int((int)r->sessions_existing));
 		json_object_object_add(s, "records", json_object_new_int64(r->records));
+		json_object_object_add(s, "records_missing", json_object_new_int64(r->records_missing));
 		json_object_object_add(s, "bytes", json_object_new_int64((int64_t)r->bytes));
 		json_object_object_add(s, "seconds", json_object_new_double(secs));
 		json_object_object_add(s, "download_seconds",
@@ -282,6 +283,10 @@ static void report(struct sync_cmd *c, const struct sync_result *r, const char *
 		printf(" (%u link loss%s, %u resume%s)", r->link_losses,
 		       r->link_losses == 1 ? "" : "es", r->resumes, r->resumes == 1 ? "" : "s");
 	printf(".\n");
+	if (r->records_missing)
+		printf("The roller's log skips %u record number%s (a power cut while it recorded, or "
+		       "damaged flash); a session with records missing is saved as incomplete.\n",
+		       r->records_missing, r->records_missing == 1 ? "" : "s");
 	if (r->sessions_existing)
 		printf("%u session%s were already here.\n", r->sessions_existing,
 		       r->sessions_existing == 1 ? "" : "s");

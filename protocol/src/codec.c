@@ -464,7 +464,8 @@ size_t proto_log_chunk_capacity(uint16_t mtu)
 static int chunk_check(const struct proto_log_chunk *c)
 {
 	if ((c->flags & ~PROTO_CHUNK_FLAGS_KNOWN) || c->len > PROTO_CHUNK_DATA_MAX ||
-	    (c->len == 0 && !(c->flags & PROTO_CHUNK_END)))
+	    (c->len == 0 && !(c->flags & PROTO_CHUNK_END)) ||
+	    ((c->flags & PROTO_CHUNK_SKIPPED) && c->offset != 0))
 		return -ERANGE;
 	return 0;
 }

@@ -519,6 +519,8 @@ int rig_read_log(struct rig *r, uint32_t first, uint16_t count,
 	bool end = false;
 	int status, rounds;
 	uint16_t expect_off = 0;
+	uint32_t expect_rec = first; /* after the previous record: SKIPPED otherwise */
+	uint32_t last = count ? first + count : UINT32_MAX;
 
 	memset(&q, 0, sizeof(q));
 	q.opcode = PROTO_OP_LOG_READ;
@@ -537,9 +539,19 @@ int rig_read_log(struct rig *r, uint32_t first, uint16_t count,
 			if (f->ch != CORE_CHAR_LOG)
 				continue;
 			assert_int_equal(proto_log_chunk_decode(f->buf, f->len, &ch), 0);
+			/* protocol/README.md 7.3: a chunk that starts a record
+			 * other than the one after the previous says SKIPPED, and
+			 * no other chunk does; numbers only grow. */
+			if (ch.offset == 0 && expect_off == 0) {
+				assert_true(ch.record >= expect_rec);
+				assert_int_equal(!!(ch.flags & PROTO_CHUNK_SKIPPED), ch.record != expect_rec);
+			} else {
+				assert_false(ch.flags & PROTO_CHUNK_SKIPPED);
+			}
 			if (ch.len) {
 				assert_true(n < max);
 				assert_int_equal(ch.offset, expect_off);
+				assert_true(ch.record < last);
 				if (expect_off == 0)
 					nums[n] = ch.record;
 				else
@@ -549,6 +561,7 @@ int rig_read_log(struct rig *r, uint32_t first, uint16_t count,
 				if (ch.flags & PROTO_CHUNK_LAST_IN_RECORD) {
 					lens[n] = (uint8_t)expect_off;
 					expect_off = 0;
+					expect_rec = ch.record + 1u;
 					n++;
 				}
 			}

@@ -620,6 +620,76 @@ static void test_log_reboot_closes_open_session(void **state)
 	assert_int_equal(s.session_id, 2);
 }
 
+/* Where record `number` sits in the fake flash (device/README.md). */
+static size_t flash_record_at(uint32_t number)
+{
+	for (size_t off = 0; off + CORE_RECORD_HEADER <= sizeof(rig.flash->mem); off += 4) {
+		const uint8_t *b = rig.flash->mem + off;
+
+		if (b[0] == 'R' && b[1] == 'C' && b[3] == 0 &&
+		    (uint32_t)(b[4] | b[5] << 8 | b[6] << 16 | (uint32_t)b[7] << 24) == number)
+			return off;
+	}
+	fail_msg("record %u is not in the flash", number);
+	return 0;
+}
+
+/* A bit flips in a record of the page being appended to: the boot's
+ * recovery must not take it for a torn record (which would cover every
+ * record after it with zeros), readers step over it, the transfer says
+ * SKIPPED (rig_read_log checks), and appending goes on after the last. */
+static void test_log_damaged_record_in_active_page(void **state)
+{
+	static uint8_t before[RIG_MAX_RECORDS][PROTO_FRAME_MAX];
+	static uint32_t before_num[RIG_MAX_RECORDS];
+	uint32_t first, end, end2;
+	uint16_t sessions;
+	int n, n2, i, k, v;
+
+	(void)state;
+	rig_setup(&rig, NULL, false);
+	rig_start(&rig);
+	use_without_host();
+	rig_connect(&rig, 247);
+	n = read_all();
+	assert_true(n >= 6);
+	memcpy(before, recs, sizeof(before));
+	memcpy(before_num, nums, sizeof(before_num));
+	log_info(&first, &end, &sessions);
+	/* A record in the active page (the last record's) with one after it. */
+	v = n - 2;
+	while (v > 0 && flash_record_at(nums[v]) / rig.flash->page_size !=
+				flash_record_at(nums[n - 1]) / rig.flash->page_size)
+		v--;
+	assert_true(flash_record_at(nums[v]) / rig.flash->page_size ==
+		    flash_record_at(nums[n - 1]) / rig.flash->page_size);
+	rig.flash->mem[flash_record_at(nums[v]) + CORE_RECORD_HEADER + 4] ^= 0x01;
+
+	rig_reboot(&rig);
+	rig_connect(&rig, 247);
+	n2 = read_all();
+	assert_int_equal(n2, n - 1);
+	for (i = 0, k = 0; i < n; i++) {
+		if (i == v)
+			continue;
+		assert_int_equal(nums[k], before_num[i]);
+		assert_memory_equal(recs[k], before[i], lens[k]);
+		k++;
+	}
+	log_info(&first, &end2, &sessions);
+	assert_int_equal(end2, end);
+	assert_int_equal(sessions, 1);
+
+	/* Recording goes on after the last record. */
+	core_on_disconnect(&rig.core);
+	use_without_host();
+	rig_connect(&rig, 247);
+	assert_true(read_all() > n2);
+	assert_int_equal(nums[0], before_num[0]);
+	assert_int_equal(nums[v], before_num[v + 1]);
+	assert_int_equal(nums[n - 2], before_num[n - 1]);
+}
+
 static void test_log_storage_failure(void **state)
 {
 	struct proto_control_request q;
@@ -980,6 +1050,7 @@ int main(void)
 		cmocka_unit_test(test_log_recycles_oldest_sessions),
 		cmocka_unit_test(test_log_reboot_closes_open_session),
 		cmocka_unit_test(test_log_storage_failure),
+		cmocka_unit_test(test_log_damaged_record_in_active_page),
 		cmocka_unit_test(test_log_power_cut_every_byte),
 		cmocka_unit_test(test_log_power_cut_every_byte_recycling),
 		cmocka_unit_test(test_log_power_cut_during_recovery),

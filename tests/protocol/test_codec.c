@@ -728,8 +728,15 @@ static void test_log_chunk_encoder_rejects_empty_without_end_unknown_flags_and_o
 	c.flags = PROTO_CHUNK_LAST_IN_RECORD;
 	assert_int_equal(proto_log_chunk_encode(&c, out, sizeof(out), &written), -ERANGE);
 	c.len = 1;
-	c.flags = 0x04;
+	c.flags = 0x08;
 	assert_int_equal(proto_log_chunk_encode(&c, out, sizeof(out), &written), -ERANGE);
+	/* SKIPPED only on a chunk that starts its record. */
+	c.flags = PROTO_CHUNK_SKIPPED;
+	c.offset = 4;
+	assert_int_equal(proto_log_chunk_encode(&c, out, sizeof(out), &written), -ERANGE);
+	c.offset = 0;
+	assert_int_equal(proto_log_chunk_encode(&c, out, sizeof(out), &written), 0);
+	written = 99;
 	c.flags = 0;
 	c.len = PROTO_CHUNK_DATA_MAX + 1;
 	assert_int_equal(proto_log_chunk_encode(&c, out, sizeof(out), &written), -ERANGE);

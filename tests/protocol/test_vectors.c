@@ -180,6 +180,8 @@ static const struct expected expected[] = {
 	  CHUNK(.record = 7, .offset = 8, .flags = PROTO_CHUNK_LAST_IN_RECORD, .crc = 0x8B74, .len = 11) },
 	{ .name = "log-chunk-end-empty.hex", .frame =
 	  CHUNK(.record = 8, .offset = 0, .flags = PROTO_CHUNK_END, .crc = 0xFFFF, .len = 0) },
+	{ .name = "log-chunk-skipped.hex", .frame =
+	  CHUNK(.record = 9, .offset = 0, .flags = PROTO_CHUNK_SKIPPED, .crc = 0xA1BD, .len = 8) },
 };
 
 #define EXPECTED_COUNT (sizeof(expected) / sizeof(expected[0]))

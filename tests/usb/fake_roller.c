@@ -39,6 +39,14 @@ static int flash_write(void *ctx, uint32_t offset, const void *buf, size_t len)
 
 	if (offset % 4u || len % 4u || offset > sizeof(r->flash) || len > sizeof(r->flash) - offset)
 		return -EINVAL;
+	if (r->powered_off)
+		return 0; /* the core runs on for a moment; nothing reaches the flash */
+	if (r->tear_armed) {
+		r->tear_armed = false;
+		r->powered_off = true;
+		if (len > (r->tear_keep & ~3u))
+			len = r->tear_keep & ~3u;
+	}
 	for (size_t i = 0; i < len; i++)
 		r->flash[offset + i] &= src[i];
 	return 0;
@@ -214,6 +222,27 @@ int fake_roller_record(struct fake_roller *r, uint8_t region, unsigned seconds, 
 	r->n = 0;
 	fake_roller_log_info(r, &first, &end_after);
 	return end_after > end ? 0 : -EIO;
+}
+
+int fake_roller_power_cut(struct fake_roller *r, unsigned seconds, uint32_t keep_bytes,
+			  uint32_t seed)
+{
+	r->rng ^= seed * 2654435761u;
+	press(r, seconds);
+	r->tear_armed = true;
+	r->tear_keep = keep_bytes;
+	for (unsigned i = 0; i < 50u * 60u && !r->powered_off; i++) {
+		fake_roller_sample(r, 300 + noise(r, 8));
+		r->n = 0;
+	}
+	if (!r->powered_off)
+		return -EIO;
+	/* The boot: same flash, same clock (the core reads it from the port). */
+	r->tear_armed = r->powered_off = false;
+	r->n = 0;
+	r->connected = false;
+	memset(&r->core, 0, sizeof(r->core));
+	return core_init(&r->core, &r->ports, &r->cfg);
 }
 
 void fake_roller_connect(struct fake_roller *r, uint16_t mtu)

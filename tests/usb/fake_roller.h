@@ -53,6 +53,10 @@ struct fake_roller {
 	uint8_t token;
 	struct fake_roller_frame queue[FAKE_ROLLER_QUEUE];
 	size_t head, n;
+	/* Power cut (fake_roller_power_cut): the next flash write stores only
+	 * its first tear_keep bytes, and nothing is written after it. */
+	bool tear_armed, powered_off;
+	uint32_t tear_keep;
 };
 
 /* Erased flash, core started (device_id, 50 Hz, one cell, no IMU, no sleep,
@@ -70,6 +74,16 @@ void fake_roller_sample(struct fake_roller *r, int32_t force_dn);
  * Returns 0 or -EIO (the core did not record it).
  */
 int fake_roller_record(struct fake_roller *r, uint8_t region, unsigned seconds, uint32_t seed);
+
+/*
+ * A session that a power cut ends: presses for `seconds` (an automatic
+ * session), then the power goes while the core writes the flash: that
+ * write keeps only its first keep_bytes (rounded down to the flash's write
+ * unit), the rest of it and everything after stays erased. The roller then
+ * boots again on that flash. Returns 0, or -EIO when no write came.
+ */
+int fake_roller_power_cut(struct fake_roller *r, unsigned seconds, uint32_t keep_bytes,
+			  uint32_t seed);
 
 /* Link events as the glue would give them: connected + encrypted + bonded
  * at mtu (USB: 247). */

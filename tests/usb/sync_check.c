@@ -88,7 +88,7 @@ int check_read_stored(const char *dir, struct check_stored *out)
 		struct rlog_reader rd;
 		struct rlog_record rec;
 		char path[4400];
-		unsigned long from = 0, to = 0;
+		unsigned long from = 0, to = 0, gap_from, gap_to;
 		uint32_t number = 0;
 		int r;
 
@@ -109,7 +109,11 @@ int check_read_stored(const char *dir, struct check_stored *out)
 				memcpy(note, rec.data, rec.len);
 				note[rec.len] = '\0';
 				p = strstr(note, "log records ");
-				if (p && sscanf(p, "log records %lu..%lu", &from, &to) == 2)
+				if (p && strstr(note, "are missing on the roller") &&
+				    sscanf(p, "log records %lu..%lu", &gap_from, &gap_to) == 2 &&
+				    gap_from == number && gap_to >= gap_from)
+					number = (uint32_t)gap_to + 1u; /* the file says which */
+				else if (p && sscanf(p, "log records %lu..%lu", &from, &to) == 2)
 					number = (uint32_t)from;
 				if (strstr(note, "incomplete"))
 					out->incomplete[i] = true;

@@ -146,6 +146,93 @@ static void test_sync_downloads_every_session(void **state)
 	check_stored_free(&st);
 }
 
+/* A power cut while the roller recorded on its own: the record being
+ * written is torn, its number spent (the numbering has a hole there), and
+ * that session has no SESSION END. After the boot it records another one.
+ * Every whole record is synced: the sessions before, the cut one up to its
+ * last whole record (saved as incomplete), the one after. */
+static void test_sync_across_a_power_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct sync_result res;
+	struct check_stored st;
+	uint32_t end_before;
+	bool hole = false;
+
+	end_before = f->log_end;
+	assert_int_equal(fake_roller_power_cut(f->roller, 5, 10, 4), 0);
+	assert_int_equal(fake_roller_record(f->roller, PROTO_REGION_HAMSTRINGS, 5, 5), 0);
+	read_truth(f);
+	for (size_t i = 1; i < f->truth_n; i++)
+		hole |= f->truth[i].number != f->truth[i - 1].number + 1;
+	assert_true(hole); /* the torn record's number is not in the log */
+	assert_true(f->truth_n < f->log_end - f->log_first);
+	assert_true(f->log_end > end_before);
+
+	assert_int_equal(check_run_sync(&f->opt, &res, NULL), 0);
+	assert_int_equal(res.sessions_written, 5);
+	assert_int_equal(res.sessions_incomplete, 1);
+	assert_int_equal(res.records, f->truth_n);
+	assert_int_equal(res.records_missing, f->log_end - f->log_first - f->truth_n);
+	assert_int_equal(res.synced_to, f->log_end);
+	assert_int_equal(check_read_stored(f->sessions, &st), 0);
+	assert_int_equal(st.files, 5);
+	assert_int_equal(st.regions[4], PROTO_REGION_HAMSTRINGS);
+	for (size_t i = 0; i < st.files; i++)
+		assert_int_equal(st.incomplete[i], i == 3);
+	check_same_records(&st, f->truth, f->truth_n, f->log_first, f->log_end);
+	check_stored_free(&st);
+}
+
+/* Where record `number` sits in the roller's flash (device/README.md: a
+ * 12-byte header 'R' 'C' len 0, number u32, CRC-32 u32, then the frame). */
+static size_t flash_record(const struct fake_roller *r, uint32_t number)
+{
+	for (size_t off = 0; off + CORE_RECORD_HEADER <= sizeof(r->flash); off += 4) {
+		const uint8_t *b = r->flash + off;
+
+		if (b[0] == 'R' && b[1] == 'C' && b[3] == 0 &&
+		    (uint32_t)(b[4] | b[5] << 8 | b[6] << 16 | (uint32_t)b[7] << 24) == number)
+			return off;
+	}
+	fail_msg("record %u is not in the flash", number);
+	return 0;
+}
+
+/* A bit flipped in the middle of a recorded session (the second one): that
+ * record fails its check on the roller and is skipped; everything else,
+ * the rest of that session included, is synced. */
+static void test_sync_past_a_damaged_record(void **state)
+{
+	struct fixture *f = *state;
+	struct sync_result res;
+	struct check_stored st;
+	uint32_t victim = 0;
+
+	for (size_t i = 0; i < f->truth_n; i++)
+		if (f->truth[i].data[1] == PROTO_TYPE_SESSION && i > 0 && victim == 0 &&
+		    f->truth[i].data[PROTO_HEADER_SIZE] == PROTO_SESSION_START)
+			victim = f->truth[i].number + 3; /* inside the second session */
+	f->roller->flash[flash_record(f->roller, victim) + CORE_RECORD_HEADER + 5] ^= 0x10;
+	read_truth(f);
+	for (size_t i = 0; i < f->truth_n; i++)
+		assert_int_not_equal(f->truth[i].number, victim);
+
+	assert_int_equal(check_run_sync(&f->opt, &res, NULL), 0);
+	assert_int_equal(res.sessions_written, 3);
+	assert_int_equal(res.sessions_incomplete, 1);
+	assert_int_equal(res.records, f->truth_n);
+	assert_int_equal(res.records_missing, 1);
+	assert_int_equal(res.synced_to, f->log_end);
+	assert_int_equal(check_read_stored(f->sessions, &st), 0);
+	assert_int_equal(st.files, 3);
+	assert_false(st.incomplete[0]);
+	assert_true(st.incomplete[1]);
+	assert_false(st.incomplete[2]);
+	check_same_records(&st, f->truth, f->truth_n, f->log_first, f->log_end);
+	check_stored_free(&st);
+}
+
 /* Already synced: nothing fetched again; a new session alone is fetched. */
 static void test_sync_skips_what_is_synced(void **state)
 {
@@ -439,6 +526,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sync_downloads_every_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_skips_what_is_synced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_across_a_power_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_past_a_damaged_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_log_restarted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_lost_state_makes_no_duplicates, setup,
 						teardown),

@@ -255,8 +255,10 @@ int flashlog_save_settings(struct core *c)
 /* ---- log records ---- */
 
 /* Reads and checks the record at (page, pos); its frame lands at
- * scratch + CORE_RECORD_HEADER. Returns 0 or -ENOENT (erased, torn, corrupt,
- * or past the end of the appended area). */
+ * scratch + CORE_RECORD_HEADER. Returns 0; -EBADMSG when its header is
+ * whole but its CRC fails (*len is then its frame length, so that it can be
+ * stepped over); or -ENOENT (erased, filler, garbage, a read error, or past
+ * the end of the appended area). */
 static int record_at(struct core *c, uint32_t page, uint32_t pos, uint32_t *record,
 		     uint8_t *len)
 {
@@ -277,10 +279,10 @@ static int record_at(struct core *c, uint32_t page, uint32_t pos, uint32_t *reco
 	if (flash_read(c, page_addr(c, page) + pos + CORE_RECORD_HEADER,
 		       b + CORE_RECORD_HEADER, b[2]) != 0)
 		return -ENOENT;
-	if (core_get_u32(b + 8) != proto_crc32(proto_crc32(0, b, 8), b + CORE_RECORD_HEADER, b[2]))
-		return -ENOENT;
-	*record = core_get_u32(b + 4);
 	*len = b[2];
+	if (core_get_u32(b + 8) != proto_crc32(proto_crc32(0, b, 8), b + CORE_RECORD_HEADER, b[2]))
+		return -EBADMSG;
+	*record = core_get_u32(b + 4);
 	return 0;
 }
 
@@ -372,12 +374,21 @@ static bool skip_filler(struct core *c, uint32_t page, uint32_t *pos)
 	return *pos != start;
 }
 
-/* Moves it to the next record at or after it->pos. */
+/* Moves it to the next record at or after it->pos. A record that fails its
+ * CRC (flash damage) is stepped over by the length in its header; after
+ * anything else unreadable the rest of the page is. Either leaves a hole in
+ * the numbering, which a transfer reports (PROTO_CHUNK_SKIPPED). */
 static int iter_scan(struct core *c, struct iter *it)
 {
 	for (;;) {
-		if (record_at(c, it->page, it->pos, &it->record, &it->len) == 0)
+		int err = record_at(c, it->page, it->pos, &it->record, &it->len);
+
+		if (err == 0)
 			return 0;
+		if (err == -EBADMSG) {
+			it->pos += record_size(c, it->len);
+			continue;
+		}
 		if (skip_filler(c, it->page, &it->pos))
 			continue;
 		if (!next_page(c, &it->page))
@@ -782,10 +793,23 @@ static void log_recover(struct core *c)
 		for (;;) {
 			if (pos + CORE_RECORD_HEADER > c->log.page_size)
 				break; /* full */
-			if (record_at(c, c->log.active, pos, &rec, &len) == 0 && rec >= expect) {
+			int err = record_at(c, c->log.active, pos, &rec, &len);
+			uint32_t after;
+			uint8_t len2;
+
+			if (err == 0 && rec >= expect) {
 				/* numbers only grow; spent ones leave gaps */
 				pos += record_size(c, len);
 				expect = rec + 1u;
+				continue;
+			}
+			/* Damaged, not torn (a tear is always the last thing
+			 * written): a whole record follows it. Step over it. */
+			after = pos + record_size(c, len);
+			if (err == -EBADMSG && after + CORE_RECORD_HEADER <= c->log.page_size &&
+			    record_at(c, c->log.active, after, &rec, &len2) == 0 && rec > expect) {
+				pos = after;
+				expect++;
 				continue;
 			}
 			if (skip_filler(c, c->log.active, &pos))
@@ -896,6 +920,8 @@ int flashlog_read_start(struct core *c, uint32_t first, uint16_t count,
 	c->log.xfer = true;
 	c->log.xfer_broken = false;
 	c->log.xfer_first = first;
+	c->log.xfer_last = last;
+	c->log.xfer_expect = first;
 	c->log.xfer_left = n;
 	if (n) {
 		c->log.xfer_page = start.page;
@@ -952,9 +978,13 @@ int flashlog_transfer_next(struct core *c)
 	     rec != c->log.xfer_record || c->log.xfer_offset >= len))
 		c->log.xfer_broken = true;
 	if (c->log.xfer_left == 0 || c->log.xfer_broken) {
-		ch.record = c->log.xfer_left ? c->log.xfer_record : c->log.xfer_first;
+		/* Stopped early: the first record not sent. All sent (only
+		 * when there was none to send): the end of the range. */
+		ch.record = c->log.xfer_left ? c->log.xfer_record : c->log.xfer_last;
 		ch.offset = 0;
 		ch.flags = PROTO_CHUNK_END;
+		if (ch.record != c->log.xfer_expect)
+			ch.flags |= PROTO_CHUNK_SKIPPED;
 		ch.len = 0;
 		ch.data = frame;
 		err = send_chunk(c, &ch);
@@ -972,6 +1002,8 @@ int flashlog_transfer_next(struct core *c)
 	}
 	ch.data = frame + c->log.xfer_offset;
 	ch.flags = 0;
+	if (ch.offset == 0 && rec != c->log.xfer_expect)
+		ch.flags |= PROTO_CHUNK_SKIPPED;
 	if (ch.offset + ch.len == len) {
 		ch.flags |= PROTO_CHUNK_LAST_IN_RECORD;
 		if (c->log.xfer_left == 1)
@@ -984,6 +1016,7 @@ int flashlog_transfer_next(struct core *c)
 	if (!(ch.flags & PROTO_CHUNK_LAST_IN_RECORD))
 		return 1;
 	c->log.xfer_offset = 0;
+	c->log.xfer_expect = rec + 1u;
 	if (--c->log.xfer_left == 0) {
 		c->log.xfer = false;
 		return 1;

@@ -8,6 +8,8 @@
  * is LOG_READ(next_record, remaining records, next_offset), so a transfer
  * broken anywhere (bad CRC, out-of-order chunk, early END, silence, link
  * loss) carries on from the same byte without a duplicate or a hole.
+ * The one exception is a chunk the roller marks SKIPPED: its log has no
+ * records between, and the cursor jumps to it (protocol/README.md 7.3).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +28,7 @@
 #define BUSY_RETRY_MS 500u
 #define SYNC_FRUITLESS_RESUMES 20u
 #define FILE_MONO_BASE_US 1000000u /* mono_us of SESSION START in a synced file */
+#define MISSING_REASON "records are missing on the roller (a power cut, or damaged flash)"
 
 struct sync_record {
 	uint32_t number;
@@ -328,6 +331,17 @@ static int write_records(struct sync *s, struct rlog_writer *w, const struct syn
 		if (off < last_us)
 			off = last_us;
 		last_us = off;
+		if (i > 0 && sr->number != ss->records[i - 1].number + 1) {
+			snprintf(note, sizeof(note), "sync: log records %u..%u are missing on the roller",
+				 ss->records[i - 1].number + 1, sr->number - 1);
+			rec = (struct rlog_record){ .kind = RLOG_NOTE, .mono_us = FILE_MONO_BASE_US + off,
+						    .wall_ms = wall0_ms + off / 1000u,
+						    .len = (uint16_t)strlen(note),
+						    .data = (const uint8_t *)note };
+			r = rlog_writer_append(w, &rec);
+			if (r < 0)
+				return r;
+		}
 		/* The log holds MEASUREMENT, EVENT and SESSION frames; the last two
 		 * travel on the Event characteristic. */
 		const enum rlog_channel ch = sr->data[1] == PROTO_TYPE_MEASUREMENT ?
@@ -465,8 +479,9 @@ static int record_complete(struct sync *s, const struct sync_record *rec)
 	}
 	if (start && ss->open) {
 		/* A session cut short by power loss ends at its last record. */
-		ss->incomplete = ss->has_start ? "no end marker (power loss?)"
-					       : "its start was recycled on the roller";
+		if (!ss->incomplete)
+			ss->incomplete = ss->has_start ? "no end marker (power loss?)"
+						       : "its start is not on the roller (recycled or lost)";
 		r = session_store(s, rec->number);
 		if (r < 0)
 			return r;
@@ -479,8 +494,8 @@ static int record_complete(struct sync *s, const struct sync_record *rec)
 	if (r < 0)
 		return r;
 	if (end) {
-		if (!ss->has_start)
-			ss->incomplete = "its start was recycled on the roller";
+		if (!ss->has_start && !ss->incomplete)
+			ss->incomplete = "its start is not on the roller (recycled or lost)";
 		r = session_store(s, rec->number + 1);
 		if (r < 0)
 			return r;
@@ -636,6 +651,15 @@ static void on_chunk(struct sync *s, const uint8_t *buf, size_t len)
 		if (c.flags & PROTO_CHUNK_END)
 			resume(s);
 		return;
+	}
+	if ((c.flags & PROTO_CHUNK_SKIPPED) && s->next_offset == 0 && c.record > s->next_record &&
+	    c.record <= s->range_end) {
+		/* The roller's log has nothing between: accept the jump. The
+		 * session it happens in lacks those records. */
+		s->result.records_missing += c.record - s->next_record;
+		if (s->session.open && !s->session.incomplete)
+			s->session.incomplete = MISSING_REASON;
+		s->next_record = c.record;
 	}
 	if (c.len == 0) {
 		/* Empty END: nothing (more) to send, or the roller stopped early. */

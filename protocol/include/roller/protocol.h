@@ -485,7 +485,11 @@ int proto_response_decode(const uint8_t *buf, size_t len,
 
 #define PROTO_CHUNK_LAST_IN_RECORD 0x01u /* the record is complete */
 #define PROTO_CHUNK_END 0x02u            /* end of the requested range */
-#define PROTO_CHUNK_FLAGS_KNOWN 0x03u
+/* The numbers between the previous record of this transfer (or first_record)
+ * and this chunk's record are not in the log: spent by a power cut, or
+ * records the device cannot read. Only at offset 0. */
+#define PROTO_CHUNK_SKIPPED 0x04u
+#define PROTO_CHUNK_FLAGS_KNOWN 0x07u
 #define PROTO_CHUNK_FIXED_SIZE 9u        /* record, offset, flags, crc */
 #define PROTO_CHUNK_DATA_MAX (PROTO_FRAME_MAX - PROTO_HEADER_SIZE - PROTO_CHUNK_FIXED_SIZE)
 

@@ -172,7 +172,9 @@ struct core_log_state {
 	/* LOG_READ transfer. */
 	bool xfer;
 	bool xfer_broken;         /* records vanished under it: send END now */
-	uint32_t xfer_first;      /* record asked for (END-only chunk) */
+	uint32_t xfer_first;      /* record asked for */
+	uint32_t xfer_last;       /* one past the range asked for */
+	uint32_t xfer_expect;     /* number after the last record sent (SKIPPED) */
 	uint32_t xfer_left;       /* records still to send, the current one included */
 	uint32_t xfer_page;
 	uint32_t xfer_pos;        /* byte offset of the current record in its page */

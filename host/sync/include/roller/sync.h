@@ -99,6 +99,8 @@ struct sync_result {
 	unsigned gaps;            /* bad or unexpected chunks */
 	unsigned link_losses;
 	unsigned bad_records;     /* records that did not decode (stored anyway) */
+	uint32_t records_missing; /* numbers the roller's log skips (SKIPPED): a power
+				   * cut spent them, or its flash is damaged */
 	bool erase_requested;
 	bool erased;
 	uint32_t erased_below;
