@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "fakes.h"
+#include "flash_record.h"
 
 static struct rig rig;
 static uint8_t recs[RIG_MAX_RECORDS][PROTO_FRAME_MAX];
@@ -620,18 +621,14 @@ static void test_log_reboot_closes_open_session(void **state)
 	assert_int_equal(s.session_id, 2);
 }
 
-/* Where record `number` sits in the fake flash (device/README.md). */
+/* Where record `number` sits in the fake flash. */
 static size_t flash_record_at(uint32_t number)
 {
-	for (size_t off = 0; off + CORE_RECORD_HEADER <= sizeof(rig.flash->mem); off += 4) {
-		const uint8_t *b = rig.flash->mem + off;
+	size_t off = flash_record_find(rig.flash->mem, sizeof(rig.flash->mem), number);
 
-		if (b[0] == 'R' && b[1] == 'C' && b[3] == 0 &&
-		    (uint32_t)(b[4] | b[5] << 8 | b[6] << 16 | (uint32_t)b[7] << 24) == number)
-			return off;
-	}
-	fail_msg("record %u is not in the flash", number);
-	return 0;
+	if (off == SIZE_MAX)
+		fail_msg("record %u is not in the flash", number);
+	return off;
 }
 
 /* A bit flips in a record of the page being appended to: the boot's

@@ -20,6 +20,7 @@
 #include "roller/sync.h"
 
 #include "fake_roller.h"
+#include "flash_record.h"
 #include "fake_transport.h"
 #include "sync_check.h"
 
@@ -184,19 +185,13 @@ static void test_sync_across_a_power_cut(void **state)
 	check_stored_free(&st);
 }
 
-/* Where record `number` sits in the roller's flash (device/README.md: a
- * 12-byte header 'R' 'C' len 0, number u32, CRC-32 u32, then the frame). */
 static size_t flash_record(const struct fake_roller *r, uint32_t number)
 {
-	for (size_t off = 0; off + CORE_RECORD_HEADER <= sizeof(r->flash); off += 4) {
-		const uint8_t *b = r->flash + off;
+	size_t off = flash_record_find(r->flash, sizeof(r->flash), number);
 
-		if (b[0] == 'R' && b[1] == 'C' && b[3] == 0 &&
-		    (uint32_t)(b[4] | b[5] << 8 | b[6] << 16 | (uint32_t)b[7] << 24) == number)
-			return off;
-	}
-	fail_msg("record %u is not in the flash", number);
-	return 0;
+	if (off == SIZE_MAX)
+		fail_msg("record %u is not in the flash", number);
+	return off;
 }
 
 /* A bit flipped in the middle of a recorded session (the second one): that
