@@ -290,6 +290,33 @@ void harness_stop(struct harness *h)
 		fail_msg("roller-periph exited with status %d on SIGTERM", periph_status);
 }
 
+int harness_setup_no_bluez(void **state)
+{
+	struct harness_options o = { .no_fake = true };
+
+	return harness_start(*state, &o);
+}
+
+int harness_setup_no_adapter(void **state)
+{
+	struct harness_options o = { .fake_args = { "--adapters", "0" } };
+
+	return harness_start(*state, &o);
+}
+
+int harness_setup_denied(void **state)
+{
+	struct harness_options o = { .fake_args = { "--deny" } };
+
+	return harness_start(*state, &o);
+}
+
+int harness_teardown(void **state)
+{
+	harness_stop(*state);
+	return 0;
+}
+
 /* ---- fakebluez ------------------------------------------------------------------- */
 
 void fake_call(struct harness *h, const char *method, const char *types, ...)

@@ -40,6 +40,16 @@ struct harness {
 	char remote_address[18];
 };
 
+/* cmocka set-ups of the failure cases, and the tear-down, for the harness
+ * that *state points to: cmocka_unit_test_prestate_setup_teardown(test,
+ * harness_setup_no_bluez, harness_teardown, &h). No bluetoothd on the bus;
+ * a bluetoothd with no adapter; one that refuses every call (as a D-Bus
+ * policy would). */
+int harness_setup_no_bluez(void **state);
+int harness_setup_no_adapter(void **state);
+int harness_setup_denied(void **state);
+int harness_teardown(void **state);
+
 /* Exits the test program with HARNESS_SKIP (77) when dbus-daemon is missing. */
 void harness_require_dbus(void);
 /* Starts everything; returns 0 or fails the test. XDG_CONFIG_HOME points

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "fast_timing.h"
 #include "roller/bluez.h"
 
 #define ROLLER_ADDR "00:AA:01:00:00:10"
@@ -454,30 +455,6 @@ static void test_calibrate_guided_prompts(void **state)
 
 /* ---- no Bluetooth ---------------------------------------------------------------------- */
 
-static int setup_no_bluez(void **state)
-{
-	struct harness_options o = { .no_fake = true };
-
-	(void)state;
-	return harness_start(&h, &o);
-}
-
-static int setup_no_adapter(void **state)
-{
-	struct harness_options o = { .fake_args = { "--adapters", "0" } };
-
-	(void)state;
-	return harness_start(&h, &o);
-}
-
-static int setup_denied(void **state)
-{
-	struct harness_options o = { .fake_args = { "--deny" } };
-
-	(void)state;
-	return harness_start(&h, &o);
-}
-
 static void test_bluetoothd_not_running(void **state)
 {
 	(void)state;
@@ -536,22 +513,17 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_calibrate_guided_prompts, setup_zero_trace,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_bluetoothd_not_running, setup_no_bluez, teardown),
-		cmocka_unit_test_setup_teardown(test_no_adapter, setup_no_adapter, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_bluetoothd_not_running, harness_setup_no_bluez,
+							 harness_teardown, &h),
+		cmocka_unit_test_prestate_setup_teardown(test_no_adapter, harness_setup_no_adapter,
+							 harness_teardown, &h),
 		cmocka_unit_test_setup_teardown(test_unknown_adapter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_permission_denied, setup_denied, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_permission_denied, harness_setup_denied,
+							 harness_teardown, &h),
 	};
-	struct bluez_timing t;
 
 	harness_require_dbus();
 	signal(SIGPIPE, SIG_IGN);
-	bluez_get_timing(&t);
-	t.scan_restart_ms = 1000;
-	t.backoff_first_ms = 100;
-	t.backoff_max_ms = 1000;
-	t.resolve_ms = 3000;
-	t.give_up_ms = 20000;
-	t.call_timeout_ms = 10000;
-	bluez_set_timing(&t);
+	fast_bluez_timing();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
