@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -190,6 +191,78 @@ static void test_scan_nothing(void **state)
 			     NULL), BLUEZ_EXIT_NOT_FOUND);
 	expect_in(err, "no roller found");
 	expect_in(err, "switched on");
+}
+
+/* A child that sends this test process `sig` once the command's stdout (run()
+ * writes it to out.txt) holds `needle`; it gives up after 20 s. Returns its
+ * pid, for signal_child_done(). */
+static pid_t signal_when(const char *needle, int sig)
+{
+	pid_t parent = getpid(), child;
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/out.txt", h.dir);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		for (int i = 0; i < 2000; i++) {
+			char buf[4096] = "";
+			FILE *f = fopen(path, "r");
+
+			if (f) {
+				size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+				buf[n] = '\0';
+				fclose(f);
+				if (strstr(buf, needle)) {
+					kill(parent, sig);
+					_exit(0);
+				}
+			}
+			usleep(10000);
+		}
+		_exit(1);
+	}
+	return child;
+}
+
+static void signal_child_done(pid_t child)
+{
+	int status;
+
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0); /* it saw the line and signalled */
+}
+
+/* Ctrl-C ends a scan as its timeout would: what it found is listed, exit 0. */
+static void test_scan_ctrl_c(void **state)
+{
+	pid_t child;
+
+	(void)state;
+	child = signal_when(ROLLER_ADDR, SIGINT);
+	assert_int_equal(run(bluez_cmd_scan, NULL, "scan", "--adapter", "hci1", "--timeout", "60",
+			     NULL), 0);
+	signal_child_done(child);
+	expect_in(out, "1 roller found");
+	assert_true(fake_u(&h, "discovery_stops") >= 1);
+}
+
+/* SIGTERM while `roller pair` looks for a roller that is not there: it stops
+ * at once with 128 + 15 and says so. */
+static void test_pair_sigterm(void **state)
+{
+	pid_t child;
+
+	(void)state;
+	assert_int_equal(harness_stop_periph(&h), 0);
+	child = signal_when("Looking for", SIGTERM);
+	assert_int_equal(run(bluez_cmd_pair, NULL, "pair", "--adapter", "hci1", "--timeout", "60",
+			     ROLLER_ADDR, NULL), 128 + SIGTERM);
+	signal_child_done(child);
+	expect_in(err, "stopped");
+	assert_false(fake_b(&h, "paired"));
 }
 
 /* ---- pair ------------------------------------------------------------------------------ */
@@ -495,6 +568,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_restarts_discovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_ctrl_c, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pair_sigterm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pair_and_already_paired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pair_keeps_other_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pair_failures, setup, teardown),

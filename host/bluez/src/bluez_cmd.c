@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +195,31 @@ static void on_changed(void *userdata, enum bz_change what, const char *path)
 		c->changed(c, what, path);
 }
 
+static void scan_end(struct cmd *c);
+
+/* Ctrl-C or SIGTERM: a scan that has started ends as at its timeout (what it
+ * found is listed); anything else stops with 128 + the signal, through the
+ * same clean-up as a normal end (discovery stopped, agent unregistered, link
+ * closed). The signals stay blocked until the clean-up is done: one more
+ * during it then ends the program at once, as a second Ctrl-C should. */
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct cmd *c = userdata;
+
+	(void)s;
+	if (c->done)
+		return 0;
+	if (!strcmp(c->name, "scan") && c->deadline) {
+		c->deadline = sd_event_source_disable_unref(c->deadline);
+		scan_end(c);
+		return 0;
+	}
+	if (!c->json)
+		fprintf(stderr, "roller %s: %s: stopped\n", c->name, strsignal((int)si->ssi_signo));
+	finish(c, 128 + (int)si->ssi_signo);
+	return 0;
+}
+
 static int run(struct cmd *c)
 {
 	static const struct bz_model_callbacks cb = {
@@ -201,6 +227,7 @@ static int run(struct cmd *c)
 		.gone = on_gone,
 		.changed = on_changed,
 	};
+	sigset_t mask, old_mask;
 	int r;
 
 	r = sd_event_new(&c->ev);
@@ -208,11 +235,19 @@ static int run(struct cmd *c)
 		fprintf(stderr, "roller %s: sd_event: %s\n", c->name, strerror(-r));
 		return BLUEZ_EXIT_FAILURE;
 	}
+	/* sd-event takes signals through a signalfd: they must be blocked. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, &old_mask);
+	sd_event_add_signal(c->ev, NULL, SIGINT, on_signal, c);
+	sd_event_add_signal(c->ev, NULL, SIGTERM, on_signal, c);
 	r = sd_bus_open_system(&c->bus);
 	if (r < 0) {
 		fprintf(stderr, "roller %s: cannot connect to the system D-Bus (%s).\n"
 			"hint: is dbus running? ('systemctl status dbus')\n", c->name, strerror(-r));
 		sd_event_unref(c->ev);
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		return BLUEZ_EXIT_NO_BLUETOOTH;
 	}
 	sd_bus_attach_event(c->bus, c->ev, SD_EVENT_PRIORITY_NORMAL);
@@ -243,6 +278,7 @@ static int run(struct cmd *c)
 		bz_model_free(&c->model);
 	sd_bus_flush_close_unref(c->bus);
 	sd_event_unref(c->ev);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	for (size_t i = 0; i < c->n_seen; i++)
 		free(c->seen[i]);
 	free(c->seen);
@@ -506,8 +542,10 @@ static void scan_ready(struct cmd *c)
 {
 	struct bz_device *d;
 
-	if (!c->json)
+	if (!c->json) {
 		printf("Scanning for rollers on %s for %u s...\n", c->adapter_name, c->timeout_s);
+		fflush(stdout); /* a progress line: seen at once in a pipe or a log */
+	}
 	/* Devices already reporting an RSSI are being seen right now. */
 	for (d = c->model.devices; d; d = d->next)
 		scan_changed(c, BZ_DEVICE_CHANGED, d->path);
@@ -559,7 +597,8 @@ int bluez_cmd_scan(int argc, char **argv)
 	static const char usage[] =
 		"Usage: roller scan [--timeout SECONDS] [--json] [--adapter hciN]\n"
 		"Lists the rollers in range (found by their service UUID), with name, address,\n"
-		"signal strength and whether this computer is paired with them.\n";
+		"signal strength and whether this computer is paired with them. Ctrl-C ends\n"
+		"the scan early and lists what it found.\n";
 	static const struct extra_opt extra[] = { { "timeout", required_argument, 't' }, { 0 } };
 	struct cmd c = { .name = "scan", .timeout_s = 10 };
 	int r;

@@ -536,25 +536,6 @@ roller_bg() {
 	start_bg "$name" "$ROLLER_BIN" "${E2E_ROLLER_ARGS[@]}" "$@"
 }
 
-# roller_expect NAME TIMEOUT REGEX ARGS...: start `roller ARGS` in the
-# background (log NAME.log) and wait until a line of its output matches REGEX;
-# then stop it if it is still running. For commands that may run until
-# interrupted (scan). 0 when REGEX was seen, 1 otherwise.
-roller_expect() {
-	local name=$1 limit=$2 re=$3
-	shift 3
-	cursor_open "$name" "$E2E_SCENARIO_DIR/$name.log"
-	roller_bg "$name" "$@"
-	local rc=0
-	cursor_wait "$name" "$re" "$limit" || rc=1
-	if bg_running "$name"; then
-		stop_bg "$name" INT
-	else
-		wait_bg "$name" 1 || true
-	fi
-	return "$rc"
-}
-
 # --- session logs written by roller ------------------------------------------------
 
 # roller_log_samples FILE NAME: checks the Measurement samples of the session
