@@ -156,20 +156,34 @@ watchdog() {
 }
 trap watchdog TERM
 
-# bluetoothd_check NAME DIR: bluetoothd died while scenario NAME ran. That fails
-# NAME (whatever else it saw), names the signal, keeps the end of the daemon's
-# debug log in DIR (tests/e2e/run prints it), and starts bluetoothd again, so
-# that the scenarios after NAME test roller, not the aftermath of a crash.
+# bluetoothd_check NAME DIR: returns 1 if bluetoothd died while scenario NAME
+# ran. That fails NAME (whatever else it saw), names the signal, keeps the end
+# of the daemon's debug log in DIR (tests/e2e/run prints it), and starts
+# bluetoothd again, so that the scenarios after NAME test roller, not the
+# aftermath of a crash. BLUETOOTHD_HOW = how it ended; BLUETOOTHD_ROLE =
+# "server" when its last 4 debug lines are all in its GATT server code (the
+# stand-in roller's side: gatt-database.c, shared/gatt-server.c, shared/att.c,
+# advertising.c), else "other".
 bluetoothd_deaths=0
+BLUETOOTHD_HOW='' BLUETOOTHD_ROLE=''
 bluetoothd_check() {
 	_e2e_dead "$bluetoothd_pid" || return 0
-	local st=0 how
+	local st=0 how line role=server n=0
 	wait "$bluetoothd_pid" 2>/dev/null || st=$?
 	if ((st > 128)); then
 		how="killed by SIG$(kill -l $((st - 128)) 2>/dev/null || echo $((st - 128)))"
 	else
 		how="exit status $st"
 	fi
+	while IFS= read -r line; do
+		n=$((n + 1))
+		case $line in
+		*src/gatt-database.c:* | *src/shared/gatt-server.c:* | *src/shared/att.c:* | *src/advertising.c:*) ;;
+		*) role=other ;;
+		esac
+	done < <(grep -E '^bluetoothd\[[0-9]+\]: src/' "$E2E_LOGS/bluetoothd.log" | tail -n 4)
+	((n > 0)) || role=other
+	BLUETOOTHD_HOW=$how BLUETOOTHD_ROLE=$role
 	bluetoothd_deaths=$((bluetoothd_deaths + 1))
 	tail -n 80 "$E2E_LOGS/bluetoothd.log" >"$2/bluetoothd-end.log"
 	local cores=("$E2E_LOGS"/core.bluetoothd.*)
@@ -184,28 +198,15 @@ bluetoothd_check() {
 	start_bluetoothd
 	wait_until 60 0.2 adapters_up ||
 		e2e_log "runner: bluetoothd did not power hci0 and hci1 again within 60 s"
+	return 1
 }
 
-# Job control: each scenario subshell gets its own process group, so everything
-# it started can be killed together.
-set -m
-for name in "${E2E_SCENARIOS[@]}"; do
-	selected "$name" || continue
-	declare -F "scenario_$name" >/dev/null || {
-		result "E2E-SCENARIO: $name FAIL 0.00 s no function scenario_$name"
-		failed=$((failed + 1))
-		continue
-	}
-	# [firmware hook] the controllers this scenario needs.
-	want=${E2E_SCENARIO_BTVIRT[$name]:-$E2E_BTVIRT_DEFAULT}
-	if [[ $want != "$btvirt_now" ]] && ! btvirt_switch "$want"; then
-		result "E2E-SCENARIO: $name FAIL 0.00 s btvirt $want: controllers not up again"
-		failed=$((failed + 1))
-		continue
-	fi
-	dir=$E2E_LOGS/$name
+# run_scenario NAME DIR: runs scenario NAME in its own subshell and process
+# group, logs in DIR, with its time limit; rc = its exit status, secs = its
+# duration.
+run_scenario() {
+	local name=$1 dir=$2 limit=${E2E_SCENARIO_TIMEOUT[$1]} start_us timer_pid
 	mkdir -p "$dir"
-	limit=${E2E_SCENARIO_TIMEOUT[$name]}
 	e2e_log "=== $name: ${E2E_SCENARIO_TITLE[$name]} (limit ${limit}s)"
 	current=$name
 	e2e_us
@@ -246,7 +247,50 @@ for name in "${E2E_SCENARIOS[@]}"; do
 	e2e_us
 	e2e_fmt_us $((REPLY - start_us))
 	secs=$REPLY
-	bluetoothd_check "$name" "$dir"
+}
+
+# A scenario during which bluetoothd died in its GATT server code runs once
+# more, at most this many times per boot. BlueZ 5.66 has crashed there on the
+# stand-in roller's side (roller-periph is a bluetoothd GATT application; a
+# real roller is not): a late indication confirmation for an application that
+# had left, and a read of one of its attributes timing out after the link was
+# gone (tests/e2e/README.md). The crash is reported (E2E-WARNING) with the
+# first attempt's logs, never hidden; a second crash, or one elsewhere in
+# bluetoothd, fails the scenario.
+E2E_CRASH_RETRIES=2
+
+# Job control: each scenario subshell gets its own process group, so everything
+# it started can be killed together.
+set -m
+for name in "${E2E_SCENARIOS[@]}"; do
+	selected "$name" || continue
+	declare -F "scenario_$name" >/dev/null || {
+		result "E2E-SCENARIO: $name FAIL 0.00 s no function scenario_$name"
+		failed=$((failed + 1))
+		continue
+	}
+	# [firmware hook] the controllers this scenario needs.
+	want=${E2E_SCENARIO_BTVIRT[$name]:-$E2E_BTVIRT_DEFAULT}
+	if [[ $want != "$btvirt_now" ]] && ! btvirt_switch "$want"; then
+		result "E2E-SCENARIO: $name FAIL 0.00 s btvirt $want: controllers not up again"
+		failed=$((failed + 1))
+		continue
+	fi
+	dir=$E2E_LOGS/$name
+	attempt=1
+	while :; do
+		run_scenario "$name" "$dir"
+		bluetoothd_check "$name" "$dir" && break
+		if [[ $BLUETOOTHD_ROLE == server ]] && ((attempt == 1 && E2E_CRASH_RETRIES > 0)); then
+			E2E_CRASH_RETRIES=$((E2E_CRASH_RETRIES - 1))
+			attempt=2
+			rm -rf "$dir.crashed"
+			mv "$dir" "$dir.crashed"
+			result "E2E-WARNING: bluetoothd died ($BLUETOOTHD_HOW) in its GATT server code (the stand-in roller's side) during $name: running $name again; the first attempt is in logs/$name.crashed (bluetoothd-end.log)"
+			continue
+		fi
+		break
+	done
 	if [[ -f $dir/metrics ]]; then
 		while read -r key value; do
 			result "E2E-METRIC: $name $key $value"
