@@ -794,8 +794,6 @@ static void log_recover(struct core *c)
 			if (pos + CORE_RECORD_HEADER > c->log.page_size)
 				break; /* full */
 			int err = record_at(c, c->log.active, pos, &rec, &len);
-			uint32_t after;
-			uint8_t len2;
 
 			if (err == 0 && rec >= expect) {
 				/* numbers only grow; spent ones leave gaps */
@@ -803,14 +801,20 @@ static void log_recover(struct core *c)
 				expect = rec + 1u;
 				continue;
 			}
-			/* Damaged, not torn (a tear is always the last thing
-			 * written): a whole record follows it. Step over it. */
-			after = pos + record_size(c, len);
-			if (err == -EBADMSG && after + CORE_RECORD_HEADER <= c->log.page_size &&
-			    record_at(c, c->log.active, after, &rec, &len2) == 0 && rec > expect) {
-				pos = after;
-				expect++;
-				continue;
+			if (err == -EBADMSG) {
+				/* Damaged, not torn (a tear is always the last
+				 * thing written) if a whole record follows it:
+				 * step over it. */
+				uint32_t after = pos + record_size(c, len);
+				uint8_t len2;
+
+				if (after + CORE_RECORD_HEADER <= c->log.page_size &&
+				    record_at(c, c->log.active, after, &rec, &len2) == 0 &&
+				    rec > expect) {
+					pos = after;
+					expect++;
+					continue;
+				}
 			}
 			if (skip_filler(c, c->log.active, &pos))
 				continue;
