@@ -200,8 +200,8 @@ static void scan_end(struct cmd *c);
 /* Ctrl-C or SIGTERM: a scan that has started ends as at its timeout (what it
  * found is listed); anything else stops with 128 + the signal, through the
  * same clean-up as a normal end (discovery stopped, agent unregistered, link
- * closed). The signals stay blocked until the clean-up is done: one more
- * during it then ends the program at once, as a second Ctrl-C should. */
+ * closed). The signals stay blocked until that clean-up is done; one more
+ * during it is delivered then, and ends the program by its default action. */
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct cmd *c = userdata;

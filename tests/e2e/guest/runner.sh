@@ -186,8 +186,8 @@ bluetoothd_check() {
 	BLUETOOTHD_HOW=$how BLUETOOTHD_ROLE=$role
 	bluetoothd_deaths=$((bluetoothd_deaths + 1))
 	tail -n 80 "$E2E_LOGS/bluetoothd.log" >"$2/bluetoothd-end.log"
-	local cores=("$E2E_LOGS"/core.bluetoothd.*)
-	[[ -e ${cores[0]} ]] && echo "core file: ${cores[-1]#"$E2E_XFER"/}" >>"$2/bluetoothd-end.log"
+	local core=$E2E_LOGS/core.bluetoothd.$bluetoothd_pid
+	[[ -e $core ]] && echo "core file: ${core#"$E2E_XFER"/}" >>"$2/bluetoothd-end.log"
 	{
 		echo "bluetoothd died during this scenario ($how): the end of its log is bluetoothd-end.log"
 		cat "$2/FAILED" 2>/dev/null
@@ -253,8 +253,8 @@ run_scenario() {
 # more, at most this many times per boot. BlueZ 5.66 has crashed there on the
 # stand-in roller's side (roller-periph is a bluetoothd GATT application; a
 # real roller is not): a late indication confirmation for an application that
-# had left, and a read of one of its attributes timing out after the link was
-# gone (tests/e2e/README.md). The crash is reported (E2E-WARNING) with the
+# had left, and a read of one of its attributes timing out, then SIGSEGV
+# (tests/e2e/README.md). The crash is reported (E2E-WARNING) with the
 # first attempt's logs, never hidden; a second crash, or one elsewhere in
 # bluetoothd, fails the scenario.
 E2E_CRASH_RETRIES=2
