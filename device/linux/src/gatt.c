@@ -677,8 +677,8 @@ static int pace_pong(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 /* 0: send now (counted); -EAGAIN: the window is full, wait for the next. */
 static int pace_take(struct periph *p, size_t len)
 {
-	uint16_t mtu = p->att_mtu > p->mtu ? p->att_mtu : p->mtu;
-	size_t cost = len + PACE_VALUE_OVERHEAD, window = (mtu - 1u) / 2u;
+	/* BlueZ's buffer follows the ATT MTU itself, not the core's capped one. */
+	size_t cost = len + PACE_VALUE_OVERHEAD, window = (p->att_mtu - 1u) / 2u;
 
 	if (p->pace_bytes && p->pace_bytes + cost > window)
 		return -EAGAIN;

@@ -164,7 +164,6 @@ trap watchdog TERM
 # "server" when its last 4 debug lines are all in its GATT server code (the
 # stand-in roller's side: gatt-database.c, shared/gatt-server.c, shared/att.c,
 # advertising.c), else "other".
-bluetoothd_deaths=0
 BLUETOOTHD_HOW='' BLUETOOTHD_ROLE=''
 bluetoothd_check() {
 	_e2e_dead "$bluetoothd_pid" || return 0
@@ -184,7 +183,6 @@ bluetoothd_check() {
 	done < <(grep -E '^bluetoothd\[[0-9]+\]: src/' "$E2E_LOGS/bluetoothd.log" | tail -n 4)
 	((n > 0)) || role=other
 	BLUETOOTHD_HOW=$how BLUETOOTHD_ROLE=$role
-	bluetoothd_deaths=$((bluetoothd_deaths + 1))
 	tail -n 80 "$E2E_LOGS/bluetoothd.log" >"$2/bluetoothd-end.log"
 	local core=$E2E_LOGS/core.bluetoothd.$bluetoothd_pid
 	[[ -e $core ]] && echo "core file: ${core#"$E2E_XFER"/}" >>"$2/bluetoothd-end.log"
